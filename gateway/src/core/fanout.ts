@@ -1,0 +1,82 @@
+import type { Engine } from "../engines/engine.js";
+import type { StoredMessage } from "./message.js";
+import { type CatchUpSource, Subscription, type SubscriptionOptions } from "./subscription.js";
+
+interface SubjectState {
+  readonly subscriptions: Set<Subscription>;
+  /** Highest id the engine has delivered for the subject. */
+  cursor: number;
+}
+
+/**
+ * Fans the engine's live feed out to local subscriptions: the engine follows
+ * each subject once per process, however many clients subscribe to it.
+ */
+export class Fanout implements CatchUpSource {
+  private readonly subjects = new Map<string, SubjectState>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly options: SubscriptionOptions,
+  ) {
+    engine.setListener((subject, messages) => this.deliver(subject, messages));
+  }
+
+  /** Adds a subscription that receives the subject's messages with ids above `start`. */
+  subscribe(subject: string, start: number): Subscription {
+    let state = this.subjects.get(subject);
+    if (!state) {
+      state = { subscriptions: new Set(), cursor: start };
+      this.subjects.set(subject, state);
+      this.engine.follow(subject, start);
+    }
+    // If the feed is already past `start`, the gap is read from storage first.
+    const live = state.cursor <= start;
+    const subscription = new Subscription(subject, start, live, this, this.options, (s) => this.remove(s));
+    state.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  readAfter(subject: string, afterId: number, limit: number) {
+    return this.engine.readAfter(subject, afterId, limit);
+  }
+
+  liveCursor(subject: string): number {
+    return this.subjects.get(subject)?.cursor ?? 0;
+  }
+
+  get subscriptionCount(): number {
+    let count = 0;
+    for (const state of this.subjects.values()) count += state.subscriptions.size;
+    return count;
+  }
+
+  get subjectCount(): number {
+    return this.subjects.size;
+  }
+
+  /** Ends every subscription normally (shutdown). */
+  endAll(): void {
+    for (const state of [...this.subjects.values()]) {
+      for (const subscription of [...state.subscriptions]) subscription.end();
+    }
+  }
+
+  private deliver(subject: string, messages: StoredMessage[]): void {
+    const state = this.subjects.get(subject);
+    const last = messages[messages.length - 1];
+    if (!state || !last) return;
+    if (last.id > state.cursor) state.cursor = last.id;
+    for (const subscription of state.subscriptions) subscription.offer(messages);
+  }
+
+  private remove(subscription: Subscription): void {
+    const state = this.subjects.get(subscription.subject);
+    if (!state) return;
+    state.subscriptions.delete(subscription);
+    if (state.subscriptions.size === 0) {
+      this.subjects.delete(subscription.subject);
+      this.engine.unfollow(subscription.subject);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import { invalidArgument } from "./errors.js";
+
+export interface Limits {
+  /** Longest subject in bytes of UTF-8. */
+  readonly maxSubjectBytes: number;
+  /** Largest message body in bytes. */
+  readonly maxBodyBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxSubjectBytes: 1024,
+  maxBodyBytes: 1024 * 1024,
+};
+
+/** Largest expiration we accept: the proto field is an int32. */
+const MAX_EXPIRATION_SECONDS = 2 ** 31 - 1;
+
+export function validateSubject(subject: string, limits: Limits): void {
+  if (subject.length === 0) throw invalidArgument("subject must not be empty");
+  const bytes = Buffer.byteLength(subject, "utf8");
+  if (bytes > limits.maxSubjectBytes) {
+    throw invalidArgument(`subject is ${bytes} bytes of UTF-8; the limit is ${limits.maxSubjectBytes}`);
+  }
+}
+
+export function validateBody(body: Uint8Array, limits: Limits): void {
+  if (body.byteLength > limits.maxBodyBytes) {
+    throw invalidArgument(`body is ${body.byteLength} bytes; the limit is ${limits.maxBodyBytes}`);
+  }
+}
+
+export function validateExpiration(seconds: number): void {
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_EXPIRATION_SECONDS) {
+    throw invalidArgument(
+      `expirationSeconds must be 0 (fire-and-forget) or a positive number of seconds, got ${seconds}`,
+    );
+  }
+}
+
+/** Ids arrive as int64 (bigint) from the wire; the broker keeps them as safe integers. */
+export function validateId(id: bigint | number): number {
+  if (id <= 0) throw invalidArgument(`id must be a positive integer, got ${id}`);
+  if (id > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidArgument(`id ${id} is out of range`);
+  return Number(id);
+}

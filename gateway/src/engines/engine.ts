@@ -1,0 +1,41 @@
+import type { StoredMessage } from "../core/message.js";
+
+/** What `readAfter` found after a position. */
+export interface ReadAfterResult {
+  /** Messages with ids greater than the position, in id order, at most `limit`. */
+  readonly messages: StoredMessage[];
+  /**
+   * True when some ids right after the position are no longer stored
+   * (trimmed by retention), so a reader resuming there would skip them.
+   */
+  readonly gap: boolean;
+}
+
+/** Called by an engine with newly stored messages of a followed subject, in id order. */
+export type MessageListener = (subject: string, messages: StoredMessage[]) => void;
+
+/**
+ * A storage engine: where messages live and how new ones are noticed.
+ * The broker core builds every semantic (validation, expiry, fan-out,
+ * slow-consumer handling) on these few operations.
+ */
+export interface Engine {
+  /** Stores a message and returns it with its id, assigned atomically per subject. */
+  append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage>;
+  /** The stored message with this id, or undefined if it is not (or no longer) stored. */
+  get(subject: string, id: number): Promise<StoredMessage | undefined>;
+  /** The highest id ever assigned on the subject (0 when none). */
+  lastId(subject: string): Promise<number>;
+  /** Messages after `afterId`, paged by `limit`. */
+  readAfter(subject: string, afterId: number, limit: number): Promise<ReadAfterResult>;
+  /**
+   * Starts delivering the subject's messages with ids greater than `afterId`
+   * to the listener, until `unfollow`. Following a subject twice is a bug.
+   */
+  follow(subject: string, afterId: number): void;
+  unfollow(subject: string): void;
+  setListener(listener: MessageListener): void;
+  /** Resolves once storage is reachable (or rejects after a bounded wait). */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,166 @@
+import { Redis, type RedisOptions } from "ioredis";
+import type { StoredMessage } from "../../core/message.js";
+import type { Engine, MessageListener, ReadAfterResult } from "../engine.js";
+import { LAST_ID_SCRIPT } from "./scripts.js";
+import {
+  decodeEntry,
+  entryId,
+  FIELD_BODY,
+  FIELD_EXPIRES_AT,
+  FIELD_PUBLISHED_AT,
+  NEXT_ID,
+  parseEntryId,
+} from "./stream-entry.js";
+import { StreamReader } from "./stream-reader.js";
+
+export interface RedisEngineOptions {
+  readonly url: string;
+  /** Prefix of every key the broker writes. */
+  readonly keyPrefix: string;
+  /** Entries kept per subject stream (approximate MAXLEN trimming). */
+  readonly maxLenPerSubject: number;
+  /** Blocking connections reading live messages, each for a share of the subjects. */
+  readonly readerConnections: number;
+  /** A command that takes longer fails (UNAVAILABLE) instead of hanging. */
+  readonly commandTimeoutMs: number;
+  readonly readBlockMs: number;
+  readonly readCount: number;
+}
+
+export const DEFAULT_REDIS_OPTIONS: Omit<RedisEngineOptions, "url"> = {
+  keyPrefix: "broker:stream:",
+  maxLenPerSubject: 100_000,
+  readerConnections: 2,
+  commandTimeoutMs: 2_000,
+  readBlockMs: 10_000,
+  readCount: 512,
+};
+
+/** Fail fast while disconnected and never replay a write whose fate is unknown. */
+const FAIL_FAST: RedisOptions = {
+  protocol: 2,
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  autoResendUnfulfilledCommands: false,
+  retryStrategy: (attempt) => Math.min(50 * attempt, 1_000),
+};
+
+/**
+ * Redis Streams: one stream per subject, written with XADD and read with
+ * XRANGE; live messages come from a few StreamReaders, so the number of
+ * connections per process stays fixed however many clients subscribe.
+ */
+export class RedisEngine implements Engine {
+  private readonly commands: Redis;
+  private readonly readers: StreamReader[] = [];
+  private listener: MessageListener = () => {};
+
+  constructor(private readonly options: RedisEngineOptions) {
+    this.commands = new Redis(options.url, {
+      ...FAIL_FAST,
+      enableAutoPipelining: true,
+      commandTimeout: options.commandTimeoutMs,
+      connectionName: "broker-commands",
+    });
+    this.commands.on("error", () => {}); // surfaced per command as UNAVAILABLE
+    this.commands.defineCommand("brokerLastId", { numberOfKeys: 1, lua: LAST_ID_SCRIPT });
+    for (let i = 0; i < options.readerConnections; i++) {
+      const connection = new Redis(options.url, { ...FAIL_FAST, connectionName: `broker-reader-${i}` });
+      connection.on("error", () => {});
+      this.readers.push(
+        new StreamReader(
+          connection,
+          this.commands,
+          options.keyPrefix,
+          { blockMs: options.readBlockMs, count: options.readCount, maxRetryDelayMs: 1_000 },
+          (subject, messages) => this.listener(subject, messages),
+        ),
+      );
+    }
+  }
+
+  async append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
+    const publishedAt = Date.now();
+    const id = await this.commands.xadd(
+      this.key(subject),
+      "MAXLEN",
+      "~",
+      this.options.maxLenPerSubject,
+      NEXT_ID,
+      FIELD_BODY,
+      Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+      FIELD_PUBLISHED_AT,
+      publishedAt,
+      FIELD_EXPIRES_AT,
+      expiresAt,
+    );
+    return { id: parseEntryId(id as string), subject, body, publishedAt, expiresAt };
+  }
+
+  async get(subject: string, id: number): Promise<StoredMessage | undefined> {
+    const entries = await this.commands.xrangeBuffer(this.key(subject), entryId(id), entryId(id));
+    const entry = entries[0];
+    return entry ? decodeEntry(subject, entry[0], entry[1]) : undefined;
+  }
+
+  async lastId(subject: string): Promise<number> {
+    const commands = this.commands as Redis & { brokerLastId(key: string): Promise<string> };
+    return parseEntryId(await commands.brokerLastId(this.key(subject)));
+  }
+
+  async readAfter(subject: string, afterId: number, limit: number): Promise<ReadAfterResult> {
+    const entries = await this.commands.xrangeBuffer(this.key(subject), `(${entryId(afterId)}`, "+", "COUNT", limit);
+    const messages = entries.map(([id, fields]) => decodeEntry(subject, id, fields));
+    const first = messages[0];
+    // Ids are contiguous per subject, so a jump past afterId + 1 means trimmed entries.
+    const gap = first ? first.id > afterId + 1 : (await this.lastId(subject)) > afterId;
+    return { messages, gap };
+  }
+
+  follow(subject: string, afterId: number): void {
+    this.readerFor(subject).follow(subject, afterId);
+  }
+
+  unfollow(subject: string): void {
+    this.readerFor(subject).unfollow(subject);
+  }
+
+  setListener(listener: MessageListener): void {
+    this.listener = listener;
+  }
+
+  async ready(timeoutMs = 10_000): Promise<void> {
+    if (this.commands.status === "ready") return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.commands.off("ready", onReady);
+        reject(new Error(`Redis at ${this.options.url} not reachable within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.commands.once("ready", onReady);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.readers.map((reader) => reader.close()));
+    await this.commands.quit().catch(() => this.commands.disconnect());
+  }
+
+  /** Connections this engine holds: one for commands plus one per reader. */
+  get connectionCount(): number {
+    return 1 + this.readers.length;
+  }
+
+  private key(subject: string): string {
+    return this.options.keyPrefix + subject;
+  }
+
+  private readerFor(subject: string): StreamReader {
+    let hash = 0;
+    for (let i = 0; i < subject.length; i++) hash = (hash * 31 + subject.charCodeAt(i)) | 0;
+    return this.readers[Math.abs(hash) % this.readers.length] as StreamReader;
+  }
+}

@@ -1,0 +1,50 @@
+import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import { Broker as BrokerService } from "../../../gen/broker/broker_pb.js";
+import type { Broker } from "../../core/broker.js";
+import { toMessageResponse, toPublishResponse } from "../messages.js";
+import { toConnectError } from "../status.js";
+import { markStreamLive } from "./early-headers.js";
+
+/** The Broker service for connect-node (Connect, gRPC-Web, gRPC): translation only. */
+export function brokerRoutes(broker: Broker): (router: ConnectRouter) => void {
+  return (router) =>
+    router.service(BrokerService, {
+      async publish(request) {
+        try {
+          const { subject, body, expirationSeconds } = request;
+          return toPublishResponse(await broker.publish({ subject, body, expirationSeconds }));
+        } catch (err) {
+          throw toConnectError(err);
+        }
+      },
+
+      async fetch(request) {
+        try {
+          return toMessageResponse(await broker.fetch(request.subject, request.id));
+        } catch (err) {
+          throw toConnectError(err);
+        }
+      },
+
+      async *subscribe(request, context: HandlerContext) {
+        let subscription: Awaited<ReturnType<Broker["subscribe"]>>;
+        try {
+          subscription = await broker.subscribe(request.subject);
+        } catch (err) {
+          throw toConnectError(err);
+        }
+        const stop = () => void subscription.return();
+        context.signal.addEventListener("abort", stop, { once: true });
+        try {
+          markStreamLive(context);
+          // connect-node pulls one message at a time, so backpressure is built in.
+          for await (const message of subscription) yield toMessageResponse(message);
+        } catch (err) {
+          throw toConnectError(err);
+        } finally {
+          context.signal.removeEventListener("abort", stop);
+          stop();
+        }
+      },
+    });
+}

@@ -1,0 +1,32 @@
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Broker } from "../../core/broker.js";
+import { brokerRoutes } from "./broker-routes.js";
+import { handleCors } from "./cors.js";
+import { earlyHeadersContext } from "./early-headers.js";
+import type { HttpHandler, NodeResponse } from "./http-server.js";
+
+export interface ConnectHandlerOptions {
+  /** Room for the largest body plus the rest of the request. */
+  readonly maxReceiveMessageBytes: number;
+  /** Serves requests the broker's routes do not match (console, health). */
+  readonly fallback?: HttpHandler;
+}
+
+/** Connect, gRPC-Web and gRPC for the broker, with CORS for browsers. */
+export function connectHandler(broker: Broker, options: ConnectHandlerOptions): HttpHandler {
+  const { fallback } = options;
+  // connect-node hands `contextValues` only the request; remember its response.
+  const responses = new WeakMap<object, NodeResponse>();
+  const adapter = connectNodeAdapter({
+    routes: brokerRoutes(broker),
+    readMaxBytes: options.maxReceiveMessageBytes,
+    contextValues: (request) => earlyHeadersContext(request.headers["content-type"], responses.get(request)),
+    // Its response type is a narrower view of the same Node objects.
+    fallback: fallback && ((request, response) => fallback(request, response as NodeResponse)),
+  });
+  return (request, response) => {
+    if (handleCors(request, response)) return;
+    responses.set(request, response);
+    adapter(request, response);
+  };
+}

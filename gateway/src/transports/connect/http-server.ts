@@ -1,0 +1,87 @@
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import http2, { type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import net from "node:net";
+
+export type NodeRequest = IncomingMessage | Http2ServerRequest;
+export type NodeResponse = ServerResponse | Http2ServerResponse;
+export type HttpHandler = (request: NodeRequest, response: NodeResponse) => void;
+
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/**
+ * One plaintext port for HTTP/1.1 (browsers, curl) and h2c with prior
+ * knowledge (gRPC and Connect clients over HTTP/2): `http2.createServer`
+ * alone speaks only h2c, so each connection's first bytes pick the server.
+ */
+export class DualProtocolServer {
+  private readonly http1: http.Server;
+  private readonly http2: http2.Http2Server;
+  private readonly listener: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly sessions = new Set<http2.Http2Session>();
+
+  constructor(handler: HttpHandler) {
+    this.http1 = http.createServer(handler);
+    // Streams are long-lived: no idle cut-offs of our own.
+    this.http1.requestTimeout = 0;
+    this.http1.keepAliveTimeout = 65_000;
+    this.http2 = http2.createServer({}, handler);
+    this.http2.on("session", (session) => {
+      this.sessions.add(session);
+      session.once("close", () => this.sessions.delete(session));
+    });
+    this.listener = net.createServer((socket) => this.route(socket));
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.listener.once("error", reject);
+      this.listener.listen(port, host, () => {
+        this.listener.off("error", reject);
+        resolve((this.listener.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  /** Stops accepting, lets requests finish for up to `timeoutMs`, then cuts sockets. */
+  async close(timeoutMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    // GOAWAY lets open streams finish; idle HTTP/1.1 keep-alives just close.
+    for (const session of this.sessions) session.close();
+    // Keep-alive connections become idle as their requests end.
+    this.http1.closeIdleConnections();
+    const reaper = setInterval(() => this.http1.closeIdleConnections(), 50);
+    const timer = setTimeout(() => {
+      for (const socket of this.sockets) socket.destroy();
+    }, timeoutMs);
+    await closed;
+    clearTimeout(timer);
+    clearInterval(reaper);
+  }
+
+  private route(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const n = Math.min(head.length, HTTP2_PREFACE.length);
+      const isHttp2 = head.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n));
+      // Wait until the preface either matches in full or diverges.
+      if (isHttp2 && n < HTTP2_PREFACE.length) return;
+      socket.off("data", onData);
+      socket.pause();
+      // Both servers read what was unshifted: http's parser from the stream,
+      // http2 from the socket's buffered data when the session starts.
+      socket.unshift(head);
+      if (isHttp2) {
+        this.http2.emit("connection", socket);
+      } else {
+        this.http1.emit("connection", socket);
+        socket.resume();
+      }
+    };
+    socket.on("data", onData);
+    socket.on("error", () => socket.destroy());
+  }
+}

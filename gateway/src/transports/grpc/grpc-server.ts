@@ -1,0 +1,61 @@
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import type { Broker } from "../../core/broker.js";
+import { brokerGrpcService } from "./broker-service.js";
+import { brokerServiceDefinition } from "./service-definition.js";
+
+export interface GrpcServerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Room for the largest body plus the rest of the request. */
+  readonly maxReceiveMessageBytes: number;
+}
+
+/** A native gRPC (HTTP/2) server for the broker on @grpc/grpc-js. */
+export class GrpcServer {
+  private readonly server: Server;
+  private boundPort = 0;
+
+  constructor(
+    broker: Broker,
+    private readonly options: GrpcServerOptions,
+  ) {
+    this.server = new Server({
+      "grpc.max_receive_message_length": options.maxReceiveMessageBytes,
+      // Keep idle Subscribe streams alive through proxies and detect dead peers.
+      "grpc.keepalive_time_ms": 30_000,
+      "grpc.keepalive_timeout_ms": 10_000,
+      "grpc.keepalive_permit_without_calls": 1,
+    });
+    this.server.addService(brokerServiceDefinition, brokerGrpcService(broker));
+  }
+
+  /** Binds and starts serving; resolves with the bound port (useful with port 0). */
+  async listen(): Promise<number> {
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(
+        `${this.options.host}:${this.options.port}`,
+        ServerCredentials.createInsecure(),
+        (err, port) => (err ? reject(err) : resolve(port)),
+      );
+    });
+    return this.boundPort;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Lets open calls finish for up to `timeoutMs`, then cuts the rest. */
+  async close(timeoutMs: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, timeoutMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

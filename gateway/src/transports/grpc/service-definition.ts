@@ -1,0 +1,33 @@
+import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
+import { Broker } from "../../../gen/broker/broker_pb.js";
+
+/**
+ * A @grpc/grpc-js service definition built from the protobuf-es descriptor,
+ * so both transports serve exactly the generated contract.
+ */
+function methodDefinition<I extends DescMessage, O extends DescMessage>(
+  name: string,
+  input: I,
+  output: O,
+  responseStream: boolean,
+): MethodDefinition<MessageShape<I>, MessageShape<O>> {
+  return {
+    path: `/${Broker.typeName}/${name}`,
+    requestStream: false,
+    responseStream,
+    requestSerialize: (message) => Buffer.from(toBinary(input, message)),
+    requestDeserialize: (bytes) => fromBinary(input, bytes),
+    responseSerialize: (message) => Buffer.from(toBinary(output, message)),
+    responseDeserialize: (bytes) => fromBinary(output, bytes),
+    originalName: name.charAt(0).toLowerCase() + name.slice(1),
+  };
+}
+
+const { publish, subscribe, fetch } = Broker.method;
+
+export const brokerServiceDefinition = {
+  publish: methodDefinition(publish.name, publish.input, publish.output, false),
+  subscribe: methodDefinition(subscribe.name, subscribe.input, subscribe.output, true),
+  fetch: methodDefinition(fetch.name, fetch.input, fetch.output, false),
+} satisfies ServiceDefinition;

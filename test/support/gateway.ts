@@ -1,0 +1,34 @@
+import { type GatewayConfig, loadConfig } from "../../gateway/src/config.js";
+import { Gateway } from "../../gateway/src/gateway.js";
+import { deleteKeys, REDIS_URL, uniquePrefix } from "./services.js";
+
+export type EngineKind = "memory" | "redis";
+export const ENGINES: readonly EngineKind[] = ["memory", "redis"];
+
+/** Starts an in-process gateway on free loopback ports; `stop` drains it and removes its keys. */
+export async function startGateway(
+  engine: EngineKind,
+  overrides: Partial<GatewayConfig> = {},
+): Promise<{ gateway: Gateway; config: GatewayConfig; stop: () => Promise<void> }> {
+  const prefix = uniquePrefix("gw");
+  const config: GatewayConfig = {
+    ...loadConfig({}),
+    host: "127.0.0.1",
+    grpcPort: 0,
+    httpPort: 0,
+    redisUrl: engine === "redis" ? REDIS_URL : undefined,
+    redisKeyPrefix: prefix,
+    shutdownTimeoutMs: 2_000,
+    ...overrides,
+  };
+  const gateway = await Gateway.start(config);
+  await gateway.engine.ready();
+  return {
+    gateway,
+    config,
+    stop: async () => {
+      await gateway.close();
+      if (config.redisUrl) await deleteKeys(config.redisUrl, config.redisKeyPrefix);
+    },
+  };
+}

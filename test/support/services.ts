@@ -1,0 +1,29 @@
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+
+/**
+ * The shared services of the development and CI machines. Tests use them for
+ * real and fail loudly when they are down (.ci/run starts them first).
+ */
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+/** A key prefix no other test uses, so tests can share one Redis. */
+export function uniquePrefix(name: string): string {
+  return `test:${name}:${randomUUID().slice(0, 8)}:`;
+}
+
+/** Deletes every key under a prefix (a test's cleanup). */
+export async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { protocol: 2 });
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
