@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { StoredMessage } from "../../core/message.js";
 import type { Engine, MessageListener, ReadAfterResult } from "../engine.js";
-import { LAST_ID_SCRIPT } from "./scripts.js";
+import { CREATE_STREAM_SCRIPT, LAST_ID_SCRIPT } from "./scripts.js";
 import {
   decodeEntry,
   entryId,
@@ -25,7 +25,17 @@ export interface RedisEngineOptions {
   readonly commandTimeoutMs: number;
   readonly readBlockMs: number;
   readonly readCount: number;
+  /**
+   * The highest id ever used on a subject outside Redis (the archive), asked
+   * only when a publish finds the subject's stream missing: new or lost.
+   */
+  readonly idFloor?: (subject: string) => Promise<number>;
 }
+
+type ScriptCommands = {
+  brokerLastId(key: string): Promise<string>;
+  brokerCreateStream(key: string, ...args: (string | number | Buffer)[]): Promise<string>;
+};
 
 export const DEFAULT_REDIS_OPTIONS: Omit<RedisEngineOptions, "url"> = {
   keyPrefix: "broker:stream:",
@@ -64,6 +74,7 @@ export class RedisEngine implements Engine {
     });
     this.commands.on("error", () => {}); // surfaced per command as UNAVAILABLE
     this.commands.defineCommand("brokerLastId", { numberOfKeys: 1, lua: LAST_ID_SCRIPT });
+    this.commands.defineCommand("brokerCreateStream", { numberOfKeys: 1, lua: CREATE_STREAM_SCRIPT });
     for (let i = 0; i < options.readerConnections; i++) {
       const connection = new Redis(options.url, { ...FAIL_FAST, connectionName: `broker-reader-${i}` });
       connection.on("error", () => {});
@@ -81,20 +92,30 @@ export class RedisEngine implements Engine {
 
   async append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
     const publishedAt = Date.now();
-    const id = await this.commands.xadd(
-      this.key(subject),
-      "MAXLEN",
-      "~",
-      this.options.maxLenPerSubject,
-      NEXT_ID,
+    const key = this.key(subject);
+    const fields = [
       FIELD_BODY,
       Buffer.from(body.buffer, body.byteOffset, body.byteLength),
       FIELD_PUBLISHED_AT,
       publishedAt,
       FIELD_EXPIRES_AT,
       expiresAt,
+    ];
+    // The hot path is one XADD; NOMKSTREAM makes a missing stream visible.
+    let id = await this.commands.xadd(
+      key,
+      "NOMKSTREAM",
+      "MAXLEN",
+      "~",
+      this.options.maxLenPerSubject,
+      NEXT_ID,
+      ...fields,
     );
-    return { id: parseEntryId(id as string), subject, body, publishedAt, expiresAt };
+    if (id === null) {
+      const floor = this.options.idFloor ? await this.options.idFloor(subject) : 0;
+      id = await this.scripts.brokerCreateStream(key, floor, this.options.maxLenPerSubject, ...fields);
+    }
+    return { id: parseEntryId(id), subject, body, publishedAt, expiresAt };
   }
 
   async get(subject: string, id: number): Promise<StoredMessage | undefined> {
@@ -104,8 +125,7 @@ export class RedisEngine implements Engine {
   }
 
   async lastId(subject: string): Promise<number> {
-    const commands = this.commands as Redis & { brokerLastId(key: string): Promise<string> };
-    return parseEntryId(await commands.brokerLastId(this.key(subject)));
+    return parseEntryId(await this.scripts.brokerLastId(this.key(subject)));
   }
 
   async readAfter(subject: string, afterId: number, limit: number): Promise<ReadAfterResult> {
@@ -152,6 +172,10 @@ export class RedisEngine implements Engine {
   /** Connections this engine holds: one for commands plus one per reader. */
   get connectionCount(): number {
     return 1 + this.readers.length;
+  }
+
+  private get scripts(): ScriptCommands {
+    return this.commands as unknown as ScriptCommands;
   }
 
   private key(subject: string): string {
