@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file broker/broker.proto.
  */
 export const file_broker_broker: GenFile = /*@__PURE__*/
-  fileDesc("ChNicm9rZXIvYnJva2VyLnByb3RvEgZicm9rZXIiSwoOUHVibGlzaFJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIMCgRib2R5GAIgASgMEhoKEmV4cGlyYXRpb25fc2Vjb25kcxgDIAEoBSIdCg9QdWJsaXNoUmVzcG9uc2USCgoCaWQYASABKAMiIwoQU3Vic2NyaWJlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIlUKD01lc3NhZ2VSZXNwb25zZRIMCgRib2R5GAEgASgMEgoKAmlkGAIgASgDEg8KB3N1YmplY3QYAyABKAkSFwoPcHVibGlzaGVkX2F0X21zGAQgASgDIisKDEZldGNoUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEgoKAmlkGAIgASgDMr4BCgZCcm9rZXISOgoHUHVibGlzaBIWLmJyb2tlci5QdWJsaXNoUmVxdWVzdBoXLmJyb2tlci5QdWJsaXNoUmVzcG9uc2USQAoJU3Vic2NyaWJlEhguYnJva2VyLlN1YnNjcmliZVJlcXVlc3QaFy5icm9rZXIuTWVzc2FnZVJlc3BvbnNlMAESNgoFRmV0Y2gSFC5icm9rZXIuRmV0Y2hSZXF1ZXN0GhcuYnJva2VyLk1lc3NhZ2VSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChNicm9rZXIvYnJva2VyLnByb3RvEgZicm9rZXIiZAoOUHVibGlzaFJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIMCgRib2R5GAIgASgMEhoKEmV4cGlyYXRpb25fc2Vjb25kcxgDIAEoBRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkiHQoPUHVibGlzaFJlc3BvbnNlEgoKAmlkGAEgASgDIlUKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIcCg9yZXN1bWVfYWZ0ZXJfaWQYAiABKANIAIgBAUISChBfcmVzdW1lX2FmdGVyX2lkIm8KD01lc3NhZ2VSZXNwb25zZRIMCgRib2R5GAEgASgMEgoKAmlkGAIgASgDEg8KB3N1YmplY3QYAyABKAkSFwoPcHVibGlzaGVkX2F0X21zGAQgASgDEhgKA2dhcBgFIAEoCzILLmJyb2tlci5HYXAiOAoDR2FwEhAKCGZpcnN0X2lkGAEgASgDEg8KB2xhc3RfaWQYAiABKAMSDgoGcmVhc29uGAMgASgJIj8KE1B1Ymxpc2hCYXRjaFJlcXVlc3QSKAoIbWVzc2FnZXMYASADKAsyFi5icm9rZXIuUHVibGlzaFJlcXVlc3QiIwoUUHVibGlzaEJhdGNoUmVzcG9uc2USCwoDaWRzGAEgAygDIisKDEZldGNoUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEgoKAmlkGAIgASgDMokCCgZCcm9rZXISOgoHUHVibGlzaBIWLmJyb2tlci5QdWJsaXNoUmVxdWVzdBoXLmJyb2tlci5QdWJsaXNoUmVzcG9uc2USQAoJU3Vic2NyaWJlEhguYnJva2VyLlN1YnNjcmliZVJlcXVlc3QaFy5icm9rZXIuTWVzc2FnZVJlc3BvbnNlMAESNgoFRmV0Y2gSFC5icm9rZXIuRmV0Y2hSZXF1ZXN0GhcuYnJva2VyLk1lc3NhZ2VSZXNwb25zZRJJCgxQdWJsaXNoQmF0Y2gSGy5icm9rZXIuUHVibGlzaEJhdGNoUmVxdWVzdBocLmJyb2tlci5QdWJsaXNoQmF0Y2hSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message broker.PublishRequest
@@ -39,6 +39,14 @@ export type PublishRequest = Message<"broker.PublishRequest"> & {
    * @generated from field: int32 expiration_seconds = 3;
    */
   expirationSeconds: number;
+
+  /**
+   * Added: a retry with the same key on the same subject within the
+   * idempotency window returns the original id and publishes nothing.
+   *
+   * @generated from field: string idempotency_key = 4;
+   */
+  idempotencyKey: string;
 };
 
 /**
@@ -75,6 +83,14 @@ export type SubscribeRequest = Message<"broker.SubscribeRequest"> & {
    * @generated from field: string subject = 1;
    */
   subject: string;
+
+  /**
+   * Added: the last id the client has. The stream first replays every stored
+   * message after it, then continues live. Unset: only new messages.
+   *
+   * @generated from field: optional int64 resume_after_id = 2;
+   */
+  resumeAfterId?: bigint | undefined;
 };
 
 /**
@@ -111,6 +127,14 @@ export type MessageResponse = Message<"broker.MessageResponse"> & {
    * @generated from field: int64 published_at_ms = 4;
    */
   publishedAtMs: bigint;
+
+  /**
+   * Added: set (with an empty body) instead of a message when a resumed
+   * stream cannot deliver a range of ids: they are no longer stored.
+   *
+   * @generated from field: broker.Gap gap = 5;
+   */
+  gap?: Gap | undefined;
 };
 
 /**
@@ -119,6 +143,71 @@ export type MessageResponse = Message<"broker.MessageResponse"> & {
  */
 export const MessageResponseSchema: GenMessage<MessageResponse> = /*@__PURE__*/
   messageDesc(file_broker_broker, 3);
+
+/**
+ * Ids first_id..last_id (inclusive) of the subject that a stream skips.
+ *
+ * @generated from message broker.Gap
+ */
+export type Gap = Message<"broker.Gap"> & {
+  /**
+   * @generated from field: int64 first_id = 1;
+   */
+  firstId: bigint;
+
+  /**
+   * @generated from field: int64 last_id = 2;
+   */
+  lastId: bigint;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message broker.Gap.
+ * Use `create(GapSchema)` to create a new message.
+ */
+export const GapSchema: GenMessage<Gap> = /*@__PURE__*/
+  messageDesc(file_broker_broker, 4);
+
+/**
+ * @generated from message broker.PublishBatchRequest
+ */
+export type PublishBatchRequest = Message<"broker.PublishBatchRequest"> & {
+  /**
+   * @generated from field: repeated broker.PublishRequest messages = 1;
+   */
+  messages: PublishRequest[];
+};
+
+/**
+ * Describes the message broker.PublishBatchRequest.
+ * Use `create(PublishBatchRequestSchema)` to create a new message.
+ */
+export const PublishBatchRequestSchema: GenMessage<PublishBatchRequest> = /*@__PURE__*/
+  messageDesc(file_broker_broker, 5);
+
+/**
+ * @generated from message broker.PublishBatchResponse
+ */
+export type PublishBatchResponse = Message<"broker.PublishBatchResponse"> & {
+  /**
+   * The ids, in the order of the request's messages.
+   *
+   * @generated from field: repeated int64 ids = 1;
+   */
+  ids: bigint[];
+};
+
+/**
+ * Describes the message broker.PublishBatchResponse.
+ * Use `create(PublishBatchResponseSchema)` to create a new message.
+ */
+export const PublishBatchResponseSchema: GenMessage<PublishBatchResponse> = /*@__PURE__*/
+  messageDesc(file_broker_broker, 6);
 
 /**
  * @generated from message broker.FetchRequest
@@ -142,7 +231,7 @@ export type FetchRequest = Message<"broker.FetchRequest"> & {
  * Use `create(FetchRequestSchema)` to create a new message.
  */
 export const FetchRequestSchema: GenMessage<FetchRequest> = /*@__PURE__*/
-  messageDesc(file_broker_broker, 4);
+  messageDesc(file_broker_broker, 7);
 
 /**
  * buf:lint:ignore SERVICE_SUFFIX
@@ -186,6 +275,18 @@ export const Broker: GenService<{
     methodKind: "unary";
     input: typeof FetchRequestSchema;
     output: typeof MessageResponseSchema;
+  },
+  /**
+   * PublishBatch publishes many messages, to one or several subjects, in one
+   * call and returns their ids in request order. Validation is all-or-nothing:
+   * one bad message rejects the batch before anything is stored.
+   *
+   * @generated from rpc broker.Broker.PublishBatch
+   */
+  publishBatch: {
+    methodKind: "unary";
+    input: typeof PublishBatchRequestSchema;
+    output: typeof PublishBatchResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_broker_broker, 0);

@@ -20,6 +20,8 @@ export interface PublishInput {
 
 export interface BrokerOptions {
   readonly limits?: Limits;
+  /** Most messages one PublishBatch call may carry. */
+  readonly maxBatchMessages?: number;
   readonly subscriptions?: SubscriptionOptions;
   /** The clock, replaceable in tests. */
   readonly now?: () => number;
@@ -32,6 +34,7 @@ export interface BrokerOptions {
  */
 export class Broker {
   readonly limits: Limits;
+  readonly maxBatchMessages: number;
   private readonly fanout: Fanout;
   private readonly now: () => number;
   private accepting = true;
@@ -44,6 +47,7 @@ export class Broker {
   ) {
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.now = options.now ?? Date.now;
+    this.maxBatchMessages = options.maxBatchMessages ?? 10_000;
     this.fanout = new Fanout(engine, options.subscriptions ?? DEFAULT_SUBSCRIPTION_OPTIONS);
   }
 
@@ -52,16 +56,50 @@ export class Broker {
     validateSubject(input.subject, this.limits);
     validateBody(input.body, this.limits);
     validateExpiration(input.expirationSeconds);
-    const expiresAt = input.expirationSeconds === 0 ? FIRE_AND_FORGET : this.now() + input.expirationSeconds * 1000;
-    this.inFlight += 1;
-    try {
-      return await this.engine.append(input.subject, input.body, expiresAt);
-    } catch (err) {
-      throw asStorageError(err);
-    } finally {
-      this.inFlight -= 1;
-      if (this.inFlight === 0) this.idle?.();
+    const expiresAt = this.expiresAt(input.expirationSeconds);
+    return this.tracked(() => this.engine.append(input.subject, input.body, expiresAt));
+  }
+
+  /**
+   * Publishes many messages and returns them in request order. Every message
+   * is validated before anything is stored; each subject's messages get
+   * consecutive ids in request order. A storage failure rejects the call
+   * (UNAVAILABLE) although other subjects' messages may be stored.
+   */
+  async publishBatch(inputs: readonly PublishInput[]): Promise<StoredMessage[]> {
+    this.checkAccepting();
+    if (inputs.length === 0) throw invalidArgument("a batch needs at least one message");
+    if (inputs.length > this.maxBatchMessages) {
+      throw invalidArgument(`a batch carries at most ${this.maxBatchMessages} messages, got ${inputs.length}`);
     }
+    const bySubject = new Map<string, { index: number; body: Uint8Array; expiresAt: number }[]>();
+    inputs.forEach((input, index) => {
+      try {
+        validateSubject(input.subject, this.limits);
+        validateBody(input.body, this.limits);
+        validateExpiration(input.expirationSeconds);
+      } catch (err) {
+        throw err instanceof Error ? invalidArgument(`message ${index}: ${err.message}`) : err;
+      }
+      let group = bySubject.get(input.subject);
+      if (!group) {
+        group = [];
+        bySubject.set(input.subject, group);
+      }
+      group.push({ index, body: input.body, expiresAt: this.expiresAt(input.expirationSeconds) });
+    });
+    const results: StoredMessage[] = new Array(inputs.length);
+    await this.tracked(() =>
+      Promise.all(
+        [...bySubject].map(async ([subject, group]) => {
+          const stored = await this.engine.appendBatch(subject, group);
+          stored.forEach((message, i) => {
+            results[(group[i] as { index: number }).index] = message;
+          });
+        }),
+      ),
+    );
+    return results;
   }
 
   async fetch(subject: string, rawId: bigint | number): Promise<StoredMessage> {
@@ -141,6 +179,23 @@ export class Broker {
       });
     }
     await this.engine.close();
+  }
+
+  private expiresAt(expirationSeconds: number): number {
+    return expirationSeconds === 0 ? FIRE_AND_FORGET : this.now() + expirationSeconds * 1000;
+  }
+
+  /** Runs a storage write that a drain must wait for. */
+  private async tracked<T>(write: () => Promise<T>): Promise<T> {
+    this.inFlight += 1;
+    try {
+      return await write();
+    } catch (err) {
+      throw asStorageError(err);
+    } finally {
+      this.inFlight -= 1;
+      if (this.inFlight === 0) this.idle?.();
+    }
   }
 
   private checkAccepting(): void {

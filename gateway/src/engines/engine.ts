@@ -1,5 +1,11 @@
 import type { StoredMessage } from "../core/message.js";
 
+/** One message of a batch append. */
+export interface BatchItem {
+  readonly body: Uint8Array;
+  readonly expiresAt: number;
+}
+
 /** What `readAfter` found after a position. */
 export interface ReadAfterResult {
   /** Messages with ids greater than the position, in id order, at most `limit`. */
@@ -22,6 +28,11 @@ export type MessageListener = (subject: string, messages: StoredMessage[]) => vo
 export interface Engine {
   /** Stores a message and returns it with its id, assigned atomically per subject. */
   append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage>;
+  /**
+   * Stores several messages on one subject with consecutive ids, in order,
+   * atomically (all or none).
+   */
+  appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]>;
   /** The stored message with this id, or undefined if it is not (or no longer) stored. */
   get(subject: string, id: number): Promise<StoredMessage | undefined>;
   /** The highest id ever assigned on the subject (0 when none). */

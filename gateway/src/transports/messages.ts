@@ -2,6 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import {
   type MessageResponse,
   MessageResponseSchema,
+  type PublishBatchResponse,
+  PublishBatchResponseSchema,
   type PublishResponse,
   PublishResponseSchema,
 } from "../../gen/broker/broker_pb.js";
@@ -19,4 +21,8 @@ export function toMessageResponse(message: StoredMessage): MessageResponse {
 
 export function toPublishResponse(message: StoredMessage): PublishResponse {
   return create(PublishResponseSchema, { id: BigInt(message.id) });
+}
+
+export function toPublishBatchResponse(messages: readonly StoredMessage[]): PublishBatchResponse {
+  return create(PublishBatchResponseSchema, { ids: messages.map((message) => BigInt(message.id)) });
 }

@@ -1,5 +1,5 @@
 import { FIRE_AND_FORGET, type StoredMessage } from "../../core/message.js";
-import type { Engine, MessageListener, ReadAfterResult } from "../engine.js";
+import type { BatchItem, Engine, MessageListener, ReadAfterResult } from "../engine.js";
 import { SubjectLog } from "./subject-log.js";
 
 export interface MemoryEngineOptions {
@@ -46,6 +46,15 @@ export class MemoryEngine implements Engine {
   }
 
   async append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
+    return this.store(subject, body, expiresAt);
+  }
+
+  async appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
+    // One synchronous run: nothing else can interleave, so ids are consecutive.
+    return items.map((item) => this.store(subject, item.body, item.expiresAt));
+  }
+
+  private store(subject: string, body: Uint8Array, expiresAt: number): StoredMessage {
     const log = this.log(subject);
     // Copy: the caller's buffer may be a view into a reused network buffer.
     const message: StoredMessage = {

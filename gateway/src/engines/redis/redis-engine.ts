@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { StoredMessage } from "../../core/message.js";
-import type { Engine, MessageListener, ReadAfterResult } from "../engine.js";
-import { CREATE_STREAM_SCRIPT, LAST_ID_SCRIPT } from "./scripts.js";
+import type { BatchItem, Engine, MessageListener, ReadAfterResult } from "../engine.js";
+import { APPEND_BATCH_SCRIPT, CREATE_STREAM_SCRIPT, LAST_ID_SCRIPT } from "./scripts.js";
 import {
   decodeEntry,
   entryId,
@@ -35,6 +35,7 @@ export interface RedisEngineOptions {
 type ScriptCommands = {
   brokerLastId(key: string): Promise<string>;
   brokerCreateStream(key: string, ...args: (string | number | Buffer)[]): Promise<string>;
+  brokerAppendBatch(key: string, ...args: (string | number | Buffer)[]): Promise<string[] | null>;
 };
 
 export const DEFAULT_REDIS_OPTIONS: Omit<RedisEngineOptions, "url"> = {
@@ -75,6 +76,7 @@ export class RedisEngine implements Engine {
     this.commands.on("error", () => {}); // surfaced per command as UNAVAILABLE
     this.commands.defineCommand("brokerLastId", { numberOfKeys: 1, lua: LAST_ID_SCRIPT });
     this.commands.defineCommand("brokerCreateStream", { numberOfKeys: 1, lua: CREATE_STREAM_SCRIPT });
+    this.commands.defineCommand("brokerAppendBatch", { numberOfKeys: 1, lua: APPEND_BATCH_SCRIPT });
     for (let i = 0; i < options.readerConnections; i++) {
       const connection = new Redis(options.url, { ...FAIL_FAST, connectionName: `broker-reader-${i}` });
       connection.on("error", () => {});
@@ -93,14 +95,7 @@ export class RedisEngine implements Engine {
   async append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
     const publishedAt = Date.now();
     const key = this.key(subject);
-    const fields = [
-      FIELD_BODY,
-      Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-      FIELD_PUBLISHED_AT,
-      publishedAt,
-      FIELD_EXPIRES_AT,
-      expiresAt,
-    ];
+    const fields = [FIELD_BODY, asBuffer(body), FIELD_PUBLISHED_AT, publishedAt, FIELD_EXPIRES_AT, expiresAt];
     // The hot path is one XADD; NOMKSTREAM makes a missing stream visible.
     let id = await this.commands.xadd(
       key,
@@ -116,6 +111,25 @@ export class RedisEngine implements Engine {
       id = await this.scripts.brokerCreateStream(key, floor, this.options.maxLenPerSubject, ...fields);
     }
     return { id: parseEntryId(id), subject, body, publishedAt, expiresAt };
+  }
+
+  async appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
+    const publishedAt = Date.now();
+    const key = this.key(subject);
+    const args: (string | number | Buffer)[] = [this.options.maxLenPerSubject, publishedAt];
+    for (const { body, expiresAt } of items) args.push(asBuffer(body), expiresAt);
+    let ids = await this.scripts.brokerAppendBatch(key, "", ...args);
+    if (ids === null) {
+      const floor = this.options.idFloor ? await this.options.idFloor(subject) : 0;
+      ids = (await this.scripts.brokerAppendBatch(key, floor, ...args)) as string[];
+    }
+    return items.map(({ body, expiresAt }, i) => ({
+      id: parseEntryId(ids[i] as string),
+      subject,
+      body,
+      publishedAt,
+      expiresAt,
+    }));
   }
 
   async get(subject: string, id: number): Promise<StoredMessage | undefined> {
@@ -187,4 +201,9 @@ export class RedisEngine implements Engine {
     for (let i = 0; i < subject.length; i++) hash = (hash * 31 + subject.charCodeAt(i)) | 0;
     return this.readers[Math.abs(hash) % this.readers.length] as StreamReader;
   }
+}
+
+/** A Buffer view of the same bytes (no copy), as ioredis sends Buffers verbatim. */
+function asBuffer(body: Uint8Array): Buffer {
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 }

@@ -24,3 +24,25 @@ local id = '0-*'
 if redis.call('EXISTS', KEYS[1]) == 0 then id = '0-' .. (tonumber(ARGV[1]) + 1) end
 return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], id, unpack(ARGV, 3))
 `;
+
+/**
+ * Appends a batch to one stream atomically, with consecutive ids. A missing
+ * stream is created above the floor `ARGV[1]`; when the floor is '' (not yet
+ * looked up) the script returns false and the caller retries with it.
+ * KEYS[1] stream; ARGV: floor, maxlen, publishedAt, then body, expiresAt pairs.
+ * Field names are those of stream-entry.ts.
+ */
+export const APPEND_BATCH_SCRIPT = `
+local exists = redis.call('EXISTS', KEYS[1]) == 1
+if not exists and ARGV[1] == '' then return false end
+local ids = {}
+for i = 4, #ARGV, 2 do
+  local id = '0-*'
+  if not exists then
+    id = '0-' .. (tonumber(ARGV[1]) + 1)
+    exists = true
+  end
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], id, 'b', ARGV[i], 't', ARGV[3], 'x', ARGV[i + 1])
+end
+return ids
+`;

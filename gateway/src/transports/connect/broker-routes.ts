@@ -1,7 +1,7 @@
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { Broker as BrokerService } from "../../../gen/broker/broker_pb.js";
 import type { Broker } from "../../core/broker.js";
-import { toMessageResponse, toPublishResponse } from "../messages.js";
+import { toMessageResponse, toPublishBatchResponse, toPublishResponse } from "../messages.js";
 import { toConnectError } from "../status.js";
 import { markStreamLive } from "./early-headers.js";
 
@@ -13,6 +13,14 @@ export function brokerRoutes(broker: Broker): (router: ConnectRouter) => void {
         try {
           const { subject, body, expirationSeconds } = request;
           return toPublishResponse(await broker.publish({ subject, body, expirationSeconds }));
+        } catch (err) {
+          throw toConnectError(err);
+        }
+      },
+
+      async publishBatch(request) {
+        try {
+          return toPublishBatchResponse(await broker.publishBatch(request.messages));
         } catch (err) {
           throw toConnectError(err);
         }

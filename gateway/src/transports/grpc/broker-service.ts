@@ -3,12 +3,14 @@ import { Metadata } from "@grpc/grpc-js";
 import type {
   FetchRequest,
   MessageResponse,
+  PublishBatchRequest,
+  PublishBatchResponse,
   PublishRequest,
   PublishResponse,
   SubscribeRequest,
 } from "../../../gen/broker/broker_pb.js";
 import type { Broker } from "../../core/broker.js";
-import { toMessageResponse, toPublishResponse } from "../messages.js";
+import { toMessageResponse, toPublishBatchResponse, toPublishResponse } from "../messages.js";
 import { toGrpcStatus } from "../status.js";
 
 /** The Broker service for @grpc/grpc-js: translation only. */
@@ -25,6 +27,16 @@ export function brokerGrpcService(broker: Broker): UntypedServiceImplementation 
     fetch(call: ServerUnaryCall<FetchRequest, MessageResponse>, callback: sendUnaryData<MessageResponse>) {
       broker.fetch(call.request.subject, call.request.id).then(
         (message) => callback(null, toMessageResponse(message)),
+        (err: unknown) => callback(toGrpcStatus(err)),
+      );
+    },
+
+    publishBatch(
+      call: ServerUnaryCall<PublishBatchRequest, PublishBatchResponse>,
+      callback: sendUnaryData<PublishBatchResponse>,
+    ) {
+      broker.publishBatch(call.request.messages).then(
+        (messages) => callback(null, toPublishBatchResponse(messages)),
         (err: unknown) => callback(toGrpcStatus(err)),
       );
     },

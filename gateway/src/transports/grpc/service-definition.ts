@@ -24,10 +24,11 @@ function methodDefinition<I extends DescMessage, O extends DescMessage>(
   };
 }
 
-const { publish, subscribe, fetch } = Broker.method;
+const { publish, subscribe, fetch, publishBatch } = Broker.method;
 
 export const brokerServiceDefinition = {
   publish: methodDefinition(publish.name, publish.input, publish.output, false),
   subscribe: methodDefinition(subscribe.name, subscribe.input, subscribe.output, true),
   fetch: methodDefinition(fetch.name, fetch.input, fetch.output, false),
+  publishBatch: methodDefinition(publishBatch.name, publishBatch.input, publishBatch.output, false),
 } satisfies ServiceDefinition;
