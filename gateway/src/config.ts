@@ -20,6 +20,12 @@ export interface GatewayConfig {
   readonly memoryMaxMessagesPerSubject: number;
   readonly subscriberBufferBytes: number;
   readonly subscriberBufferMessages: number;
+  /** How long an idempotency key dedupes a retried Publish. */
+  readonly idempotencyWindowSeconds: number;
+  /** Most messages in one PublishBatch. */
+  readonly maxBatchMessages: number;
+  /** Largest request the transports read (a batch); a body over MAX_BODY_BYTES is still refused. */
+  readonly maxRequestBytes: number;
   /** Processes serving the ports (Redis engine only; the memory engine is one process). */
   readonly workers: number;
   /** How long a drain may take before open calls are cut. */
@@ -68,6 +74,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       DEFAULT_SUBSCRIPTION_OPTIONS.maxBufferedMessages,
       1,
     ),
+    idempotencyWindowSeconds: integer(env, "IDEMPOTENCY_WINDOW_SECONDS", 120, 1),
+    maxBatchMessages: integer(env, "MAX_BATCH_MESSAGES", 10_000, 1),
+    maxRequestBytes: integer(env, "MAX_REQUEST_BYTES", 16 * 1024 * 1024, 1),
     workers: redisUrl ? integer(env, "WORKERS", os.availableParallelism(), 1) : 1,
     shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0),
   };

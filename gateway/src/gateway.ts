@@ -43,13 +43,16 @@ export class Gateway {
   static async start(config: GatewayConfig, engine: Engine = createEngine(config)): Promise<Gateway> {
     const broker = new Broker(engine, {
       limits: { maxSubjectBytes: config.maxSubjectBytes, maxBodyBytes: config.maxBodyBytes },
+      maxBatchMessages: config.maxBatchMessages,
+      idempotencyWindowMs: config.idempotencyWindowSeconds * 1000,
       subscriptions: {
         ...DEFAULT_SUBSCRIPTION_OPTIONS,
         maxBufferedBytes: config.subscriberBufferBytes,
         maxBufferedMessages: config.subscriberBufferMessages,
       },
     });
-    const maxReceiveMessageBytes = config.maxBodyBytes + REQUEST_OVERHEAD_BYTES;
+    // At least room for the largest body, so an oversized one gets the broker's precise error.
+    const maxReceiveMessageBytes = Math.max(config.maxRequestBytes, config.maxBodyBytes + REQUEST_OVERHEAD_BYTES);
     const grpc = new GrpcServer(broker, { host: config.host, port: config.grpcPort, maxReceiveMessageBytes });
     const http = new DualProtocolServer(connectHandler(broker, { maxReceiveMessageBytes }));
     const grpcPort = await grpc.listen();

@@ -1,5 +1,5 @@
 import type { Engine } from "../engines/engine.js";
-import { asStorageError, invalidArgument, unavailable } from "./errors.js";
+import { asStorageError, invalidArgument, outOfRange, unavailable } from "./errors.js";
 import { Fanout } from "./fanout.js";
 import {
   DEFAULT_LIMITS,
@@ -7,6 +7,8 @@ import {
   validateBody,
   validateExpiration,
   validateId,
+  validateIdempotencyKey,
+  validateResumePosition,
   validateSubject,
 } from "./limits.js";
 import { FIRE_AND_FORGET, type StoredMessage, unfetchableReason } from "./message.js";
@@ -16,12 +18,22 @@ export interface PublishInput {
   readonly subject: string;
   readonly body: Uint8Array;
   readonly expirationSeconds: number;
+  /** Empty or absent: no deduplication. */
+  readonly idempotencyKey?: string;
+}
+
+export interface Published {
+  readonly id: number;
+  /** True when an earlier publish with the same idempotency key is answered again. */
+  readonly duplicate: boolean;
 }
 
 export interface BrokerOptions {
   readonly limits?: Limits;
   /** Most messages one PublishBatch call may carry. */
   readonly maxBatchMessages?: number;
+  /** How long an idempotency key dedupes retries. */
+  readonly idempotencyWindowMs?: number;
   readonly subscriptions?: SubscriptionOptions;
   /** The clock, replaceable in tests. */
   readonly now?: () => number;
@@ -35,6 +47,7 @@ export interface BrokerOptions {
 export class Broker {
   readonly limits: Limits;
   readonly maxBatchMessages: number;
+  readonly idempotencyWindowMs: number;
   private readonly fanout: Fanout;
   private readonly now: () => number;
   private accepting = true;
@@ -48,16 +61,24 @@ export class Broker {
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.now = options.now ?? Date.now;
     this.maxBatchMessages = options.maxBatchMessages ?? 10_000;
+    this.idempotencyWindowMs = options.idempotencyWindowMs ?? 120_000;
     this.fanout = new Fanout(engine, options.subscriptions ?? DEFAULT_SUBSCRIPTION_OPTIONS);
   }
 
-  async publish(input: PublishInput): Promise<StoredMessage> {
+  async publish(input: PublishInput): Promise<Published> {
     this.checkAccepting();
     validateSubject(input.subject, this.limits);
     validateBody(input.body, this.limits);
     validateExpiration(input.expirationSeconds);
+    const { subject, body, idempotencyKey } = input;
     const expiresAt = this.expiresAt(input.expirationSeconds);
-    return this.tracked(() => this.engine.append(input.subject, input.body, expiresAt));
+    if (!idempotencyKey) {
+      const message = await this.tracked(() => this.engine.append(subject, body, expiresAt));
+      return { id: message.id, duplicate: false };
+    }
+    validateIdempotencyKey(idempotencyKey);
+    const idempotency = { key: idempotencyKey, windowMs: this.idempotencyWindowMs };
+    return this.tracked(() => this.engine.appendOnce(subject, body, expiresAt, idempotency));
   }
 
   /**
@@ -78,6 +99,9 @@ export class Broker {
         validateSubject(input.subject, this.limits);
         validateBody(input.body, this.limits);
         validateExpiration(input.expirationSeconds);
+        if (input.idempotencyKey) {
+          throw invalidArgument("idempotency keys are honoured by Publish only; send keyed messages one by one");
+        }
       } catch (err) {
         throw err instanceof Error ? invalidArgument(`message ${index}: ${err.message}`) : err;
       }
@@ -138,19 +162,27 @@ export class Broker {
   /**
    * Subscribes to messages published after this call resolves. The transport
    * must send its response headers only after that, so "live once headers
-   * are sent" holds.
+   * are sent" holds. With `resumeAfterId`, every stored message after that id
+   * is replayed first (paged), then the stream continues live with no gap or
+   * duplicate at the seam; ids no longer stored arrive as Gap markers.
    */
-  async subscribe(subject: string): Promise<Subscription> {
+  async subscribe(subject: string, options: { resumeAfterId?: bigint | number } = {}): Promise<Subscription> {
     this.checkAccepting();
     validateSubject(subject, this.limits);
-    let start: number;
+    const resumeAfterId =
+      options.resumeAfterId === undefined ? undefined : validateResumePosition(options.resumeAfterId);
+    let tail: number;
     try {
-      start = await this.engine.lastId(subject);
+      tail = await this.engine.lastId(subject);
     } catch (err) {
       throw asStorageError(err);
     }
+    if (resumeAfterId !== undefined && resumeAfterId > tail) {
+      throw outOfRange(`cannot resume after id ${resumeAfterId}: the last id on subject '${subject}' is ${tail}`);
+    }
     this.checkAccepting();
-    return this.fanout.subscribe(subject, start);
+    if (resumeAfterId === undefined) return this.fanout.subscribe(subject, tail, tail, "fail");
+    return this.fanout.subscribe(subject, resumeAfterId, tail, "mark");
   }
 
   get isAccepting(): boolean {

@@ -3,7 +3,13 @@
  * `BrokerError.code` to its wire status in one place (transports/status.ts).
  * The names follow gRPC status codes because that is the contract.
  */
-export type BrokerErrorCode = "invalid_argument" | "not_found" | "resource_exhausted" | "unavailable" | "internal";
+export type BrokerErrorCode =
+  | "invalid_argument"
+  | "not_found"
+  | "out_of_range"
+  | "resource_exhausted"
+  | "unavailable"
+  | "internal";
 
 export class BrokerError extends Error {
   override readonly name = "BrokerError";
@@ -29,3 +35,5 @@ export function asStorageError(err: unknown): BrokerError {
   const reason = err instanceof Error ? err.message : String(err);
   return unavailable(`storage unavailable: ${reason}`, err);
 }
+
+export const outOfRange = (message: string): BrokerError => new BrokerError("out_of_range", message);

@@ -1,6 +1,6 @@
 import type { Engine } from "../engines/engine.js";
 import type { StoredMessage } from "./message.js";
-import { type CatchUpSource, Subscription, type SubscriptionOptions } from "./subscription.js";
+import { type CatchUpSource, type GapPolicy, Subscription, type SubscriptionOptions } from "./subscription.js";
 
 interface SubjectState {
   readonly subscriptions: Set<Subscription>;
@@ -22,23 +22,31 @@ export class Fanout implements CatchUpSource {
     engine.setListener((subject, messages) => this.deliver(subject, messages));
   }
 
-  /** Adds a subscription that receives the subject's messages with ids above `start`. */
-  subscribe(subject: string, start: number): Subscription {
+  /**
+   * Adds a subscription that receives the subject's messages with ids above
+   * `after`. `tail` is the subject's last id now: the engine's live feed
+   * starts there, and anything between `after` and the feed is read from
+   * storage first.
+   */
+  subscribe(subject: string, after: number, tail: number, gaps: GapPolicy): Subscription {
     let state = this.subjects.get(subject);
     if (!state) {
-      state = { subscriptions: new Set(), cursor: start };
+      state = { subscriptions: new Set(), cursor: tail };
       this.subjects.set(subject, state);
-      this.engine.follow(subject, start);
+      this.engine.follow(subject, tail);
     }
-    // If the feed is already past `start`, the gap is read from storage first.
-    const live = state.cursor <= start;
-    const subscription = new Subscription(subject, start, live, this, this.options, (s) => this.remove(s));
+    const live = state.cursor <= after;
+    const subscription = new Subscription(subject, { after, live, gaps }, this, this.options, (s) => this.remove(s));
     state.subscriptions.add(subscription);
     return subscription;
   }
 
   readAfter(subject: string, afterId: number, limit: number) {
     return this.engine.readAfter(subject, afterId, limit);
+  }
+
+  lastId(subject: string): Promise<number> {
+    return this.engine.lastId(subject);
   }
 
   liveCursor(subject: string): number {

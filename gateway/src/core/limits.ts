@@ -43,3 +43,19 @@ export function validateId(id: bigint | number): number {
   if (id > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidArgument(`id ${id} is out of range`);
   return Number(id);
 }
+
+/** A resume position is the last id a client has: 0 (nothing yet) or more. */
+export function validateResumePosition(id: bigint | number): number {
+  if (id < 0) throw invalidArgument(`resumeAfterId must be 0 or a positive id, got ${id}`);
+  if (id > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidArgument(`resumeAfterId ${id} is out of range`);
+  return Number(id);
+}
+
+const MAX_IDEMPOTENCY_KEY_BYTES = 256;
+
+export function validateIdempotencyKey(key: string): void {
+  const bytes = Buffer.byteLength(key, "utf8");
+  if (bytes > MAX_IDEMPOTENCY_KEY_BYTES) {
+    throw invalidArgument(`idempotencyKey is ${bytes} bytes; the limit is ${MAX_IDEMPOTENCY_KEY_BYTES}`);
+  }
+}

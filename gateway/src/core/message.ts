@@ -18,3 +18,19 @@ export function unfetchableReason(message: StoredMessage, now: number): "fire-an
   if (message.expiresAt <= now) return "expired";
   return undefined;
 }
+
+/**
+ * In a stream, in place of ids `firstId..lastId` that can no longer be
+ * delivered (no longer stored), so a resuming client is told, never skipped.
+ */
+export class Gap {
+  constructor(
+    readonly subject: string,
+    readonly firstId: number,
+    readonly lastId: number,
+    readonly reason: string,
+  ) {}
+}
+
+/** What a subscription yields. */
+export type Delivery = StoredMessage | Gap;

@@ -1,6 +1,6 @@
 import type { ReadAfterResult } from "../engines/engine.js";
 import { asStorageError, type BrokerError, resourceExhausted } from "./errors.js";
-import type { StoredMessage } from "./message.js";
+import { type Delivery, Gap, type StoredMessage } from "./message.js";
 
 export interface SubscriptionOptions {
   /** Bytes of bodies a subscription may hold for a slow client before it stops buffering. */
@@ -23,8 +23,24 @@ export const DEFAULT_SUBSCRIPTION_OPTIONS: SubscriptionOptions = {
 /** Where a subscription catches up from when it is not live. */
 export interface CatchUpSource {
   readAfter(subject: string, afterId: number, limit: number): Promise<ReadAfterResult>;
+  lastId(subject: string): Promise<number>;
   /** The highest id the live feed has delivered for the subject. */
   liveCursor(subject: string): number;
+}
+
+/**
+ * What a subscription does when storage no longer holds the next ids: end
+ * with RESOURCE_EXHAUSTED (clients of the original contract), or yield a Gap
+ * and go on (clients that resume, and so understand Gap markers).
+ */
+export type GapPolicy = "fail" | "mark";
+
+export interface SubscriptionStart {
+  /** Messages with ids above this one are delivered. */
+  readonly after: number;
+  /** False when the first messages must be read from storage (resume, or a feed already past `after`). */
+  readonly live: boolean;
+  readonly gaps: GapPolicy;
 }
 
 /**
@@ -34,11 +50,13 @@ export interface CatchUpSource {
  * reads too slowly overflows the bound; the subscription then stops buffering
  * (so it never grows memory or stalls anyone else) and, once the client has
  * drained its buffer, catches up from storage starting after the last id it
- * queued, going live again when it reaches the live cursor. If storage no
- * longer holds the next id, the subscription fails with RESOURCE_EXHAUSTED.
+ * queued, going live again when it reaches the live cursor. A resumed
+ * subscription starts the same way, in catch-up. Reads are paged, so an old
+ * position never loads much history at once. What storage no longer holds is
+ * handled by the GapPolicy.
  */
-export class Subscription implements AsyncIterableIterator<StoredMessage> {
-  private queue: StoredMessage[] = [];
+export class Subscription implements AsyncIterableIterator<Delivery> {
+  private queue: Delivery[] = [];
   private head = 0;
   private bufferedBytes = 0;
   private lastQueued: number;
@@ -47,17 +65,18 @@ export class Subscription implements AsyncIterableIterator<StoredMessage> {
   private failure: BrokerError | undefined;
   private wake: (() => void) | undefined;
 
+  private readonly gaps: GapPolicy;
+
   constructor(
     readonly subject: string,
-    /** Messages with ids above this one are delivered. */
-    start: number,
-    live: boolean,
+    start: SubscriptionStart,
     private readonly source: CatchUpSource,
     private readonly options: SubscriptionOptions,
     private readonly onClose: (subscription: Subscription) => void,
   ) {
-    this.lastQueued = start;
-    this.live = live;
+    this.lastQueued = start.after;
+    this.live = start.live;
+    this.gaps = start.gaps;
   }
 
   /** Called by the fan-out with new messages of the subject, in id order. */
@@ -95,7 +114,7 @@ export class Subscription implements AsyncIterableIterator<StoredMessage> {
     return this.queue.length - this.head;
   }
 
-  async next(): Promise<IteratorResult<StoredMessage>> {
+  async next(): Promise<IteratorResult<Delivery>> {
     for (;;) {
       if (this.failure) throw this.failure;
       if (this.done) return { done: true, value: undefined };
@@ -111,7 +130,7 @@ export class Subscription implements AsyncIterableIterator<StoredMessage> {
     }
   }
 
-  async return(): Promise<IteratorResult<StoredMessage>> {
+  async return(): Promise<IteratorResult<Delivery>> {
     this.finish();
     return { done: true, value: undefined };
   }
@@ -135,20 +154,31 @@ export class Subscription implements AsyncIterableIterator<StoredMessage> {
       return;
     }
     if (this.done) return;
-    if (page.gap) {
+    if (page.gap && !(await this.handleGap(page))) return;
+    for (const message of page.messages) {
+      if (message.id > this.lastQueued) this.push(message);
+    }
+    // Synchronously with the check, so no live delivery can slip between them.
+    if (this.lastQueued >= this.source.liveCursor(this.subject)) this.live = true;
+  }
+
+  /** Returns false when the subscription ended because of the gap. */
+  private async handleGap(page: ReadAfterResult): Promise<boolean> {
+    const firstId = this.lastQueued + 1;
+    if (this.gaps === "fail") {
       this.fail(
         resourceExhausted(
           `subscriber fell behind retention on subject '${this.subject}': ` +
             `messages after id ${this.lastQueued} are no longer stored`,
         ),
       );
-      return;
+      return false;
     }
-    for (const message of page.messages) {
-      if (message.id > this.lastQueued) this.push(message);
-    }
-    // Synchronously with the check, so no live delivery can slip between them.
-    if (this.lastQueued >= this.source.liveCursor(this.subject)) this.live = true;
+    const lastId = (page.messages[0]?.id ?? (await this.source.lastId(this.subject)) + 1) - 1;
+    if (this.done || lastId < firstId) return !this.done;
+    this.queue.push(new Gap(this.subject, firstId, lastId, "no longer stored (trimmed, expired or fire-and-forget)"));
+    this.lastQueued = lastId;
+    return true;
   }
 
   private isFull(): boolean {
@@ -164,11 +194,11 @@ export class Subscription implements AsyncIterableIterator<StoredMessage> {
     this.lastQueued = message.id;
   }
 
-  private shift(): StoredMessage | undefined {
+  private shift(): Delivery | undefined {
     if (this.head >= this.queue.length) return undefined;
-    const message = this.queue[this.head] as StoredMessage;
+    const message = this.queue[this.head] as Delivery;
     this.head += 1;
-    this.bufferedBytes -= message.body.byteLength;
+    if (!(message instanceof Gap)) this.bufferedBytes -= message.body.byteLength;
     if (this.head === this.queue.length) {
       this.queue = [];
       this.head = 0;

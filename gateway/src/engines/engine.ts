@@ -13,6 +13,8 @@ export interface ReadAfterResult {
   /**
    * True when some ids right after the position are no longer stored
    * (trimmed by retention), so a reader resuming there would skip them.
+   * `messages` then start at the first id still stored (or are empty when
+   * nothing after the position is stored).
    */
   readonly gap: boolean;
 }
@@ -28,6 +30,17 @@ export type MessageListener = (subject: string, messages: StoredMessage[]) => vo
 export interface Engine {
   /** Stores a message and returns it with its id, assigned atomically per subject. */
   append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage>;
+  /**
+   * Stores a message unless the same idempotency key was used on the subject
+   * within `windowMs`; then returns the original id and stores nothing.
+   * Atomic across every process sharing the storage.
+   */
+  appendOnce(
+    subject: string,
+    body: Uint8Array,
+    expiresAt: number,
+    idempotency: { key: string; windowMs: number },
+  ): Promise<{ id: number; duplicate: boolean }>;
   /**
    * Stores several messages on one subject with consecutive ids, in order,
    * atomically (all or none).

@@ -7,10 +7,16 @@ import {
   type PublishResponse,
   PublishResponseSchema,
 } from "../../gen/broker/broker_pb.js";
-import type { StoredMessage } from "../core/message.js";
+import { type Delivery, Gap, type StoredMessage } from "../core/message.js";
 
 /** Broker values to wire messages, shared by both transports. */
-export function toMessageResponse(message: StoredMessage): MessageResponse {
+export function toMessageResponse(message: Delivery): MessageResponse {
+  if (message instanceof Gap) {
+    return create(MessageResponseSchema, {
+      subject: message.subject,
+      gap: { firstId: BigInt(message.firstId), lastId: BigInt(message.lastId), reason: message.reason },
+    });
+  }
   return create(MessageResponseSchema, {
     body: message.body,
     id: BigInt(message.id),
@@ -19,7 +25,7 @@ export function toMessageResponse(message: StoredMessage): MessageResponse {
   });
 }
 
-export function toPublishResponse(message: StoredMessage): PublishResponse {
+export function toPublishResponse(message: { readonly id: number }): PublishResponse {
   return create(PublishResponseSchema, { id: BigInt(message.id) });
 }
 

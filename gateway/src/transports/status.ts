@@ -9,6 +9,7 @@ import { BrokerError, type BrokerErrorCode } from "../core/errors.js";
 const CODES: Record<BrokerErrorCode, Code> = {
   invalid_argument: Code.InvalidArgument,
   not_found: Code.NotFound,
+  out_of_range: Code.OutOfRange,
   resource_exhausted: Code.ResourceExhausted,
   unavailable: Code.Unavailable,
   internal: Code.Internal,

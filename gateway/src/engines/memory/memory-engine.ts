@@ -35,6 +35,8 @@ export class MemoryEngine implements Engine {
   private orderHead = 0;
   private retainedBytes = 0;
   private readonly followed = new Set<string>();
+  /** subject -> idempotency key -> the id it published and until when it counts. */
+  private readonly idempotencyKeys = new Map<string, Map<string, { id: number; until: number }>>();
   private listener: MessageListener = () => {};
   private readonly sweeper: NodeJS.Timeout;
   private readonly now: () => number;
@@ -47,6 +49,25 @@ export class MemoryEngine implements Engine {
 
   async append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
     return this.store(subject, body, expiresAt);
+  }
+
+  async appendOnce(
+    subject: string,
+    body: Uint8Array,
+    expiresAt: number,
+    idempotency: { key: string; windowMs: number },
+  ): Promise<{ id: number; duplicate: boolean }> {
+    const now = this.now();
+    let keys = this.idempotencyKeys.get(subject);
+    const prior = keys?.get(idempotency.key);
+    if (prior && prior.until > now) return { id: prior.id, duplicate: true };
+    const { id } = this.store(subject, body, expiresAt);
+    if (!keys) {
+      keys = new Map();
+      this.idempotencyKeys.set(subject, keys);
+    }
+    keys.set(idempotency.key, { id, until: now + idempotency.windowMs });
+    return { id, duplicate: false };
   }
 
   async appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
@@ -85,7 +106,7 @@ export class MemoryEngine implements Engine {
     const log = this.logs.get(subject);
     if (!log) return { messages: [], gap: false };
     const gap = afterId < log.lastId && afterId + 1 < log.firstId;
-    return { messages: gap ? [] : log.after(afterId, limit), gap };
+    return { messages: log.after(afterId, limit), gap };
   }
 
   follow(subject: string, afterId: number): void {
@@ -140,6 +161,10 @@ export class MemoryEngine implements Engine {
 
   private sweep(): void {
     const now = this.now();
+    for (const [subject, keys] of this.idempotencyKeys) {
+      for (const [key, entry] of keys) if (entry.until <= now) keys.delete(key);
+      if (keys.size === 0) this.idempotencyKeys.delete(subject);
+    }
     for (const log of this.logs.values()) {
       for (let m = log.oldest(); m && this.isReleasable(m, now); m = log.oldest()) this.dropOldest(log);
     }

@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { StoredMessage } from "../../core/message.js";
 import type { BatchItem, Engine, MessageListener, ReadAfterResult } from "../engine.js";
-import { APPEND_BATCH_SCRIPT, CREATE_STREAM_SCRIPT, LAST_ID_SCRIPT } from "./scripts.js";
+import { APPEND_BATCH_SCRIPT, APPEND_ONCE_SCRIPT, CREATE_STREAM_SCRIPT, LAST_ID_SCRIPT } from "./scripts.js";
 import {
   decodeEntry,
   entryId,
@@ -36,6 +36,11 @@ type ScriptCommands = {
   brokerLastId(key: string): Promise<string>;
   brokerCreateStream(key: string, ...args: (string | number | Buffer)[]): Promise<string>;
   brokerAppendBatch(key: string, ...args: (string | number | Buffer)[]): Promise<string[] | null>;
+  brokerAppendOnce(
+    key: string,
+    idempotencyKey: Buffer,
+    ...args: (string | number | Buffer)[]
+  ): Promise<[id: string, duplicate: number] | null>;
 };
 
 export const DEFAULT_REDIS_OPTIONS: Omit<RedisEngineOptions, "url"> = {
@@ -77,6 +82,7 @@ export class RedisEngine implements Engine {
     this.commands.defineCommand("brokerLastId", { numberOfKeys: 1, lua: LAST_ID_SCRIPT });
     this.commands.defineCommand("brokerCreateStream", { numberOfKeys: 1, lua: CREATE_STREAM_SCRIPT });
     this.commands.defineCommand("brokerAppendBatch", { numberOfKeys: 1, lua: APPEND_BATCH_SCRIPT });
+    this.commands.defineCommand("brokerAppendOnce", { numberOfKeys: 2, lua: APPEND_ONCE_SCRIPT });
     for (let i = 0; i < options.readerConnections; i++) {
       const connection = new Redis(options.url, { ...FAIL_FAST, connectionName: `broker-reader-${i}` });
       connection.on("error", () => {});
@@ -111,6 +117,26 @@ export class RedisEngine implements Engine {
       id = await this.scripts.brokerCreateStream(key, floor, this.options.maxLenPerSubject, ...fields);
     }
     return { id: parseEntryId(id), subject, body, publishedAt, expiresAt };
+  }
+
+  async appendOnce(
+    subject: string,
+    body: Uint8Array,
+    expiresAt: number,
+    idempotency: { key: string; windowMs: number },
+  ): Promise<{ id: number; duplicate: boolean }> {
+    const key = this.key(subject);
+    // The stream key plus a 0xFF byte, which no UTF-8 subject contains, so
+    // this can never be another subject's stream key.
+    const onceKey = Buffer.concat([Buffer.from(key), IDEMPOTENCY_SEPARATOR, Buffer.from(idempotency.key)]);
+    const args = [this.options.maxLenPerSubject, idempotency.windowMs, asBuffer(body), Date.now(), expiresAt];
+    let reply = await this.scripts.brokerAppendOnce(key, onceKey, "", ...args);
+    if (reply === null) {
+      const floor = this.options.idFloor ? await this.options.idFloor(subject) : 0;
+      reply = await this.scripts.brokerAppendOnce(key, onceKey, floor, ...args);
+    }
+    const [id, duplicate] = reply as [string, number];
+    return { id: parseEntryId(id), duplicate: duplicate === 1 };
   }
 
   async appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
@@ -202,6 +228,8 @@ export class RedisEngine implements Engine {
     return this.readers[Math.abs(hash) % this.readers.length] as StreamReader;
   }
 }
+
+const IDEMPOTENCY_SEPARATOR = Buffer.from([0xff]);
 
 /** A Buffer view of the same bytes (no copy), as ioredis sends Buffers verbatim. */
 function asBuffer(body: Uint8Array): Buffer {

@@ -46,3 +46,24 @@ for i = 4, #ARGV, 2 do
 end
 return ids
 `;
+
+/**
+ * Idempotent publish in one round trip: if the idempotency key is set, its
+ * value is the id published first; otherwise XADD (creating a missing stream
+ * above the floor, as APPEND_BATCH_SCRIPT does) and remember the id for the
+ * window. Returns {id, 1 if duplicate}, or false when the floor is needed.
+ * KEYS[1] stream, KEYS[2] idempotency key; ARGV: floor, maxlen, windowMs,
+ * body, publishedAt, expiresAt. Field names are those of stream-entry.ts.
+ */
+export const APPEND_ONCE_SCRIPT = `
+local prior = redis.call('GET', KEYS[2])
+if prior then return {prior, 1} end
+local id = '0-*'
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if ARGV[1] == '' then return false end
+  id = '0-' .. (tonumber(ARGV[1]) + 1)
+end
+local assigned = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], id, 'b', ARGV[4], 't', ARGV[5], 'x', ARGV[6])
+redis.call('SET', KEYS[2], assigned, 'PX', ARGV[3])
+return {assigned, 0}
+`;

@@ -11,8 +11,8 @@ export function brokerRoutes(broker: Broker): (router: ConnectRouter) => void {
     router.service(BrokerService, {
       async publish(request) {
         try {
-          const { subject, body, expirationSeconds } = request;
-          return toPublishResponse(await broker.publish({ subject, body, expirationSeconds }));
+          const { subject, body, expirationSeconds, idempotencyKey } = request;
+          return toPublishResponse(await broker.publish({ subject, body, expirationSeconds, idempotencyKey }));
         } catch (err) {
           throw toConnectError(err);
         }
@@ -37,7 +37,7 @@ export function brokerRoutes(broker: Broker): (router: ConnectRouter) => void {
       async *subscribe(request, context: HandlerContext) {
         let subscription: Awaited<ReturnType<Broker["subscribe"]>>;
         try {
-          subscription = await broker.subscribe(request.subject);
+          subscription = await broker.subscribe(request.subject, { resumeAfterId: request.resumeAfterId });
         } catch (err) {
           throw toConnectError(err);
         }

@@ -6,6 +6,8 @@ export type NodeRequest = IncomingMessage | Http2ServerRequest;
 export type NodeResponse = ServerResponse | Http2ServerResponse;
 export type HttpHandler = (request: NodeRequest, response: NodeResponse) => void;
 
+const KEEPALIVE_MS = 30_000;
+
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 /**
@@ -28,7 +30,16 @@ export class DualProtocolServer {
     this.http2 = http2.createServer({}, handler);
     this.http2.on("session", (session) => {
       this.sessions.add(session);
-      session.once("close", () => this.sessions.delete(session));
+      // HTTP/2 PINGs keep idle Subscribe streams' connections alive through
+      // proxies and NATs without sending anything a client sees as a message.
+      const keepalive = setInterval(() => {
+        if (!session.closed && !session.destroyed) session.ping(() => {});
+      }, KEEPALIVE_MS);
+      keepalive.unref();
+      session.once("close", () => {
+        clearInterval(keepalive);
+        this.sessions.delete(session);
+      });
     });
     this.listener = net.createServer((socket) => this.route(socket));
   }
@@ -62,6 +73,8 @@ export class DualProtocolServer {
   private route(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.once("close", () => this.sockets.delete(socket));
+    // HTTP/1.1 has no ping: TCP keepalive at least detects dead peers.
+    socket.setKeepAlive(true, KEEPALIVE_MS);
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);

@@ -17,8 +17,8 @@ import { toGrpcStatus } from "../status.js";
 export function brokerGrpcService(broker: Broker): UntypedServiceImplementation {
   return {
     publish(call: ServerUnaryCall<PublishRequest, PublishResponse>, callback: sendUnaryData<PublishResponse>) {
-      const { subject, body, expirationSeconds } = call.request;
-      broker.publish({ subject, body, expirationSeconds }).then(
+      const { subject, body, expirationSeconds, idempotencyKey } = call.request;
+      broker.publish({ subject, body, expirationSeconds, idempotencyKey }).then(
         (message) => callback(null, toPublishResponse(message)),
         (err: unknown) => callback(toGrpcStatus(err)),
       );
@@ -53,7 +53,7 @@ async function streamSubscription(
 ): Promise<void> {
   let subscription: Awaited<ReturnType<Broker["subscribe"]>>;
   try {
-    subscription = await broker.subscribe(call.request.subject);
+    subscription = await broker.subscribe(call.request.subject, { resumeAfterId: call.request.resumeAfterId });
   } catch (err) {
     call.emit("error", toGrpcStatus(err));
     return;
