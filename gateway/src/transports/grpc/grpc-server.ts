@@ -1,6 +1,7 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Broker } from "../../core/broker.js";
 import { brokerGrpcService } from "./broker-service.js";
+import { addReflection } from "./reflection.js";
 import { brokerServiceDefinition } from "./service-definition.js";
 
 export interface GrpcServerOptions {
@@ -27,6 +28,7 @@ export class GrpcServer {
       "grpc.keepalive_permit_without_calls": 1,
     });
     this.server.addService(brokerServiceDefinition, brokerGrpcService(broker));
+    addReflection(this.server);
   }
 
   /** Binds and starts serving; resolves with the bound port (useful with port 0). */
