@@ -5,7 +5,8 @@ import { build } from "esbuild";
 
 /**
  * Bundles the web console into dist/console: index.html, console.js (the page
- * script with its Connect / gRPC-Web client) and console.css, all minified.
+ * script with its Connect / gRPC-Web client, minified), console.css (minified)
+ * and favicon.svg.
  * Run by `npm run build`; the gateway serves whatever is in that folder.
  */
 const root = path.dirname(fileURLToPath(import.meta.url));
@@ -27,10 +28,10 @@ await build({
   legalComments: "none",
   logLevel: "warning",
 });
-await copyFile(path.join(source, "index.html"), path.join(out, "index.html"));
+for (const file of ["index.html", "favicon.svg"]) await copyFile(path.join(source, file), path.join(out, file));
 
 const sizes = await Promise.all(
-  ["index.html", "console.js", "console.css"].map(
+  ["index.html", "console.js", "console.css", "favicon.svg"].map(
     async (name) => `${name} ${(await stat(path.join(out, name))).size} B`,
   ),
 );

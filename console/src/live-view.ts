@@ -33,7 +33,10 @@ export class LiveView {
     private readonly scroller: HTMLElement,
     private readonly stats: HTMLElement,
     private readonly options: LiveViewOptions = DEFAULT_LIVE_VIEW_OPTIONS,
-  ) {}
+  ) {
+    // The rate falls back to 0 when messages stop, without waiting for another frame.
+    setInterval(() => this.renderStats(), 1000);
+  }
 
   add(message: LiveMessage): void {
     this.received += 1;

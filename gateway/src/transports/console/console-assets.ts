@@ -21,6 +21,7 @@ const FILES: readonly { readonly file: string; readonly paths: readonly string[]
   { file: "index.html", paths: ["/", "/index.html"], contentType: "text/html; charset=utf-8" },
   { file: "console.js", paths: ["/console.js"], contentType: "text/javascript; charset=utf-8" },
   { file: "console.css", paths: ["/console.css"], contentType: "text/css; charset=utf-8" },
+  { file: "favicon.svg", paths: ["/favicon.svg"], contentType: "image/svg+xml" },
 ];
 
 /** dist/console under the project root, whether the gateway runs from dist/ (npm start) or from source (tsx). */

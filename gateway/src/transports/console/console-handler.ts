@@ -4,7 +4,7 @@ import type { ConsoleAsset, ConsoleAssets } from "./console-assets.js";
 /** The page talks only to the gateway that served it. */
 const CONTENT_SECURITY_POLICY = "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 const NOT_BUILT = "The web console has not been built: run `npm run build` (or `npm start`), then reload.\n";
-const CONSOLE_PATHS = new Set(["/", "/index.html", "/console.js", "/console.css"]);
+const CONSOLE_PATHS = new Set(["/", "/index.html", "/console.js", "/console.css", "/favicon.svg"]);
 
 /**
  * Serves the web console's files at `/`. It sits in connect-node's fallback,
