@@ -167,5 +167,7 @@ ui.protocol.addEventListener("change", () => {
 });
 
 ui.subject.addEventListener("change", () => {
+  // Rows do not name their subject, so another subject starts a fresh table.
+  live.clear();
   if (subscription) void subscribe();
 });
