@@ -30,6 +30,8 @@ export interface GatewayConfig {
   readonly workers: number;
   /** How long a drain may take before open calls are cut. */
   readonly shutdownTimeoutMs: number;
+  /** Serve the web console at `/` on the HTTP port (CONSOLE=off turns it off). */
+  readonly console: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -46,6 +48,14 @@ function integer(env: Env, name: string, fallback: number, min = 0): number {
     throw new ConfigError(`${name} must be an integer >= ${min}, got '${raw}'`);
   }
   return value;
+}
+
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === "") return fallback;
+  if (["on", "true", "1", "yes"].includes(raw)) return true;
+  if (["off", "false", "0", "no"].includes(raw)) return false;
+  throw new ConfigError(`${name} must be 'on' or 'off', got '${env[name]}'`);
 }
 
 export function loadConfig(env: Env = process.env): GatewayConfig {
@@ -79,5 +89,6 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     maxRequestBytes: integer(env, "MAX_REQUEST_BYTES", 16 * 1024 * 1024, 1),
     workers: redisUrl ? integer(env, "WORKERS", os.availableParallelism(), 1) : 1,
     shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0),
+    console: onOff(env, "CONSOLE", true),
   };
 }

@@ -6,6 +6,9 @@ import { DEFAULT_MEMORY_OPTIONS, MemoryEngine } from "./engines/memory/memory-en
 import { DEFAULT_REDIS_OPTIONS, RedisEngine } from "./engines/redis/redis-engine.js";
 import { connectHandler } from "./transports/connect/connect-handler.js";
 import { DualProtocolServer } from "./transports/connect/http-server.js";
+import { notFound } from "./transports/connect/not-found.js";
+import { loadConsoleAssets } from "./transports/console/console-assets.js";
+import { consoleHandler } from "./transports/console/console-handler.js";
 import { GrpcServer } from "./transports/grpc/grpc-server.js";
 
 /** Room for the other request fields (subject, framing) beyond the largest body. */
@@ -54,7 +57,9 @@ export class Gateway {
     // At least room for the largest body, so an oversized one gets the broker's precise error.
     const maxReceiveMessageBytes = Math.max(config.maxRequestBytes, config.maxBodyBytes + REQUEST_OVERHEAD_BYTES);
     const grpc = new GrpcServer(broker, { host: config.host, port: config.grpcPort, maxReceiveMessageBytes });
-    const http = new DualProtocolServer(connectHandler(broker, { maxReceiveMessageBytes }));
+    // Paths the broker's routes do not match: the web console (unless CONSOLE=off), else 404.
+    const fallback = config.console ? consoleHandler(await loadConsoleAssets(), notFound) : undefined;
+    const http = new DualProtocolServer(connectHandler(broker, { maxReceiveMessageBytes, fallback }));
     const grpcPort = await grpc.listen();
     const httpPort = await http.listen(config.httpPort, config.host);
     return new Gateway(broker, engine, grpc, http, grpcPort, httpPort, config.shutdownTimeoutMs);
