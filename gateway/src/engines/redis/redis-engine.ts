@@ -12,6 +12,7 @@ import {
   parseEntryId,
 } from "./stream-entry.js";
 import { StreamReader } from "./stream-reader.js";
+import { subjectRegistryKey } from "./subject-registry.js";
 
 export interface RedisEngineOptions {
   readonly url: string;
@@ -34,7 +35,7 @@ export interface RedisEngineOptions {
 
 type ScriptCommands = {
   brokerLastId(key: string): Promise<string>;
-  brokerCreateStream(key: string, ...args: (string | number | Buffer)[]): Promise<string>;
+  brokerCreateStream(key: string, registryKey: string, ...args: (string | number | Buffer)[]): Promise<string>;
 };
 
 export const DEFAULT_REDIS_OPTIONS: Omit<RedisEngineOptions, "url"> = {
@@ -74,7 +75,7 @@ export class RedisEngine implements Engine {
     });
     this.commands.on("error", () => {}); // surfaced per command as UNAVAILABLE
     this.commands.defineCommand("brokerLastId", { numberOfKeys: 1, lua: LAST_ID_SCRIPT });
-    this.commands.defineCommand("brokerCreateStream", { numberOfKeys: 1, lua: CREATE_STREAM_SCRIPT });
+    this.commands.defineCommand("brokerCreateStream", { numberOfKeys: 2, lua: CREATE_STREAM_SCRIPT });
     for (let i = 0; i < options.readerConnections; i++) {
       const connection = new Redis(options.url, { ...FAIL_FAST, connectionName: `broker-reader-${i}` });
       connection.on("error", () => {});
@@ -113,7 +114,14 @@ export class RedisEngine implements Engine {
     );
     if (id === null) {
       const floor = this.options.idFloor ? await this.options.idFloor(subject) : 0;
-      id = await this.scripts.brokerCreateStream(key, floor, this.options.maxLenPerSubject, ...fields);
+      id = await this.scripts.brokerCreateStream(
+        key,
+        subjectRegistryKey(this.options.keyPrefix),
+        floor,
+        this.options.maxLenPerSubject,
+        subject,
+        ...fields,
+      );
     }
     return { id: parseEntryId(id), subject, body, publishedAt, expiresAt };
   }
