@@ -87,6 +87,15 @@ export async function startPrivateRedis(): Promise<{ url: string; stop: () => Pr
   };
 }
 
+/**
+ * Runs a PostgreSQL server binary. initdb and postgres refuse to run as root,
+ * so as root (the CI machines) they run as the `postgres` user.
+ */
+function pgCommand(binary: string, args: string[]) {
+  const file = `${PG_BIN}/${binary}`;
+  return process.getuid?.() === 0 ? run("runuser", ["-u", "postgres", "--", file, ...args]) : run(file, args);
+}
+
 /** A private PostgreSQL cluster (initdb) a test may stop and start again. */
 export class PrivatePostgres {
   private constructor(
@@ -100,14 +109,15 @@ export class PrivatePostgres {
 
   static async start(): Promise<PrivatePostgres> {
     const dir = await mkdtemp(path.join(os.tmpdir(), "archiver-pg-"));
-    await run(`${PG_BIN}/initdb`, ["-D", path.join(dir, "data"), "-U", "postgres", "-A", "trust", "--no-sync"]);
+    if (process.getuid?.() === 0) await run("chown", ["postgres", dir]);
+    await pgCommand("initdb", ["-D", path.join(dir, "data"), "-U", "postgres", "-A", "trust", "--no-sync"]);
     const cluster = new PrivatePostgres(dir, await freePort());
     await cluster.resume();
     return cluster;
   }
 
   async resume(): Promise<void> {
-    await run(`${PG_BIN}/pg_ctl`, [
+    await pgCommand("pg_ctl", [
       "-D",
       path.join(this.dir, "data"),
       "-l",
@@ -120,7 +130,7 @@ export class PrivatePostgres {
   }
 
   async pause(): Promise<void> {
-    await run(`${PG_BIN}/pg_ctl`, ["-D", path.join(this.dir, "data"), "-w", "-m", "fast", "stop"]);
+    await pgCommand("pg_ctl", ["-D", path.join(this.dir, "data"), "-w", "-m", "fast", "stop"]);
   }
 
   async destroy(): Promise<void> {
