@@ -37,6 +37,9 @@ export const emptyStats = (): CopyStats => ({
 
 type XRangeReply = [id: Buffer, fields: Buffer[]][];
 
+/** Entries read ahead per subject, with the watermark they follow. */
+type Prefetched = ReadonlyMap<string, { after: number; reply: XRangeReply }>;
+
 interface Planned {
   readonly subject: string;
   readonly count: number;
@@ -79,9 +82,9 @@ export class Copier {
       const behind = last - (this.watermarks.get(subject) ?? 0);
       if (behind > 0) backlog.push({ subject, count: behind });
     });
-    let read = 0;
     // Transactions of up to batchSize entries; a subject's backlog larger than
     // that is taken up to batchSize now and the rest in later passes.
+    const batches: Planned[][] = [];
     let batch: Planned[] = [];
     let size = 0;
     for (const item of backlog) {
@@ -89,13 +92,39 @@ export class Copier {
       batch.push({ subject: item.subject, count });
       size += count;
       if (size >= this.options.batchSize) {
-        read += await this.copyBatch(batch);
+        batches.push(batch);
         batch = [];
         size = 0;
       }
     }
-    if (batch.length > 0) read += await this.copyBatch(batch);
+    if (batch.length > 0) batches.push(batch);
+    // Read-ahead: while one batch is inserted, the next one's entries are read
+    // from Redis from the watermarks last seen. Its transaction uses them only
+    // if the watermark it locks is the one they were read from.
+    let read = 0;
+    let ahead = batches[0] ? this.readAhead(batches[0]) : undefined;
+    for (let i = 0; i < batches.length; i++) {
+      const current = ahead as Promise<Prefetched>;
+      const next = batches[i + 1];
+      ahead = next ? this.readAhead(next) : undefined;
+      read += await this.copyBatch(batches[i] as Planned[], await current);
+    }
     return read;
+  }
+
+  /** Entries after each subject's last seen watermark; a failed read is simply not used. */
+  private async readAhead(plan: readonly Planned[]): Promise<Prefetched> {
+    const from = plan.map((item) => ({
+      subject: item.subject,
+      after: this.watermarks.get(item.subject) ?? 0,
+      count: item.count,
+    }));
+    try {
+      const replies = await this.readEntries(from);
+      return new Map(from.map((f, i) => [f.subject, { after: f.after, reply: replies[i] as XRangeReply }]));
+    } catch {
+      return new Map();
+    }
   }
 
   /** Creates the watermark rows of subjects seen for the first time and loads their values. */
@@ -133,7 +162,7 @@ export class Copier {
     return ids;
   }
 
-  private async copyBatch(plan: readonly Planned[]): Promise<number> {
+  private async copyBatch(plan: readonly Planned[], prefetched: Prefetched): Promise<number> {
     const counts = new Map(plan.map((item) => [item.subject, item.count]));
     const client = await this.pool.connect();
     let broken: Error | undefined;
@@ -145,7 +174,7 @@ export class Copier {
         [[...counts.keys()]],
       );
       const from = locked.rows.map((row) => ({ subject: row.subject, after: Number(row.archived_through) }));
-      const entries = await this.readEntries(from.map((f) => ({ ...f, count: counts.get(f.subject) as number })));
+      const entries = await this.entriesAfter(from, counts, prefetched);
       const now = Date.now();
       const rows: StoredMessage[] = [];
       const advanced: { subject: string; through: number; publishedAt: number }[] = [];
@@ -204,6 +233,18 @@ export class Copier {
       // A client that failed mid-transaction is discarded, not reused.
       client.release(broken);
     }
+  }
+
+  /** The entries after each locked watermark: read ahead when it matched, else read now. */
+  private async entriesAfter(
+    from: readonly { subject: string; after: number }[],
+    counts: ReadonlyMap<string, number>,
+    prefetched: Prefetched,
+  ): Promise<XRangeReply[]> {
+    const missing = from.filter((f) => prefetched.get(f.subject)?.after !== f.after);
+    const fresh = await this.readEntries(missing.map((f) => ({ ...f, count: counts.get(f.subject) as number })));
+    const read = new Map(missing.map((f, i) => [f.subject, fresh[i] as XRangeReply]));
+    return from.map((f) => read.get(f.subject) ?? (prefetched.get(f.subject)?.reply as XRangeReply));
   }
 
   private async readEntries(from: { subject: string; after: number; count: number }[]): Promise<XRangeReply[]> {
