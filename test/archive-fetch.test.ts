@@ -147,7 +147,7 @@ describe("Fetch through the PostgreSQL archive", () => {
     );
   });
 
-  it("answers UNAVAILABLE, never 'unknown id', when the archive is unreachable", async () => {
+  it("answers UNAVAILABLE, never 'unknown id' or a reused id, when the archive is unreachable", async () => {
     const subject = "archive-down";
     for (let i = 1; i <= 10; i++) await client.publish({ subject, body: bytes(`d${i}`), expirationSeconds: 600 });
     await waitArchived(subject, 10);
@@ -164,6 +164,12 @@ describe("Fetch through the PostgreSQL archive", () => {
       );
       const published = await blindClient.publish({ subject, body: bytes("d11"), expirationSeconds: 600 });
       assert.equal(published.id, 11n, "publishing goes on");
+      // A new subject's first id must come from the archive's floor: without it, no guess.
+      await rejectsWith(
+        blindClient.publish({ subject: "brand-new", body: bytes("x"), expirationSeconds: 600 }),
+        Code.Unavailable,
+        /storage unavailable/,
+      );
     } finally {
       await blind.gateway.close();
     }
