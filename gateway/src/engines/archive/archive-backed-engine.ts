@@ -24,7 +24,14 @@ export class ArchiveBackedEngine implements Engine {
   }
 
   async get(subject: string, id: number): Promise<StoredMessage | undefined> {
-    return (await this.hot.get(subject, id)) ?? (await this.archive.get(subject, id));
+    const hot = await this.hot.get(subject, id);
+    if (hot) return hot;
+    // While the stream exists, every archived id is at or below its last id:
+    // an id above it was never published, which Redis alone can say (so a
+    // Fetch of a future id answers "unknown id" even with the archive down).
+    const hotLast = await this.hot.lastId(subject);
+    if (hotLast > 0 && id > hotLast) return undefined;
+    return await this.archive.get(subject, id);
   }
 
   /**
