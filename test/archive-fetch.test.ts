@@ -109,6 +109,21 @@ describe("Fetch through the PostgreSQL archive", () => {
     await rejectsWith(client.fetch({ subject, id: 20n }), Code.InvalidArgument, /fire-and-forget/);
   });
 
+  it("skips messages that have already expired when the archiver reaches them", async () => {
+    const subject = "expired-before-archiving";
+    const engine = gateway.gateway.engine;
+    await engine.append(subject, bytes("stale"), Date.now() - 1);
+    await engine.append(subject, bytes("fresh"), Date.now() + 600_000);
+    await waitArchived(subject, 2);
+    const rows = await query<{ id: string }>(database.url, "SELECT id FROM broker_messages WHERE subject = $1", [
+      subject,
+    ]);
+    assert.deepEqual(
+      rows.map((row) => Number(row.id)),
+      [2],
+    );
+  });
+
   it("honours expiry for archived messages and deletes expired rows", async () => {
     const subject = "expiring";
     for (let i = 1; i <= 10; i++) await client.publish({ subject, body: bytes(`e${i}`), expirationSeconds: 1 });
