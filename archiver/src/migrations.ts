@@ -43,6 +43,7 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 export async function migrate(pool: pg.Pool, migrations: readonly Migration[]): Promise<number[]> {
   const client = await pool.connect();
   const applied: number[] = [];
+  let failure: Error | undefined;
   try {
     await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
     try {
@@ -76,8 +77,12 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[]): 
     } finally {
       await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]);
     }
+  } catch (err) {
+    failure = err instanceof Error ? err : new Error(String(err));
+    throw err;
   } finally {
-    client.release();
+    // A connection that failed is discarded (its advisory lock ends with it).
+    client.release(failure);
   }
   return applied;
 }
