@@ -14,6 +14,8 @@ export interface GatewayConfig {
   readonly redisKeyPrefix: string;
   readonly redisMaxLenPerSubject: number;
   readonly redisReaderConnections: number;
+  /** PostgreSQL archive the archiver fills; unset: Fetch reads Redis only. Used with Redis only. */
+  readonly databaseUrl: string | undefined;
   readonly maxSubjectBytes: number;
   readonly maxBodyBytes: number;
   readonly memoryMaxBytes: number;
@@ -68,6 +70,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     redisKeyPrefix: env.REDIS_KEY_PREFIX || DEFAULT_REDIS_OPTIONS.keyPrefix,
     redisMaxLenPerSubject: integer(env, "REDIS_MAXLEN", DEFAULT_REDIS_OPTIONS.maxLenPerSubject, 1),
     redisReaderConnections: integer(env, "REDIS_READERS", DEFAULT_REDIS_OPTIONS.readerConnections, 1),
+    databaseUrl: env.DATABASE_URL || undefined,
     maxSubjectBytes: integer(env, "MAX_SUBJECT_BYTES", DEFAULT_LIMITS.maxSubjectBytes, 1),
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", DEFAULT_LIMITS.maxBodyBytes, 0),
     memoryMaxBytes: integer(env, "MEMORY_MAX_BYTES", DEFAULT_MEMORY_OPTIONS.maxRetainedBytes, 1),

@@ -1,6 +1,8 @@
 import type { GatewayConfig } from "./config.js";
 import { Broker } from "./core/broker.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS } from "./core/subscription.js";
+import { ArchiveBackedEngine } from "./engines/archive/archive-backed-engine.js";
+import { ArchiveStore, DEFAULT_ARCHIVE_STORE_OPTIONS } from "./engines/archive/archive-store.js";
 import type { Engine } from "./engines/engine.js";
 import { DEFAULT_MEMORY_OPTIONS, MemoryEngine } from "./engines/memory/memory-engine.js";
 import { DEFAULT_REDIS_OPTIONS, RedisEngine } from "./engines/redis/redis-engine.js";
@@ -22,13 +24,19 @@ export function createEngine(config: GatewayConfig): Engine {
       maxMessagesPerSubject: config.memoryMaxMessagesPerSubject,
     });
   }
-  return new RedisEngine({
+  const archive = config.databaseUrl
+    ? new ArchiveStore({ ...DEFAULT_ARCHIVE_STORE_OPTIONS, url: config.databaseUrl })
+    : undefined;
+  const redis = new RedisEngine({
     ...DEFAULT_REDIS_OPTIONS,
     url: config.redisUrl,
     keyPrefix: config.redisKeyPrefix,
     maxLenPerSubject: config.redisMaxLenPerSubject,
     readerConnections: config.redisReaderConnections,
+    // A stream created (new subject, or lost by Redis) continues above the archive's ids.
+    ...(archive ? { idFloor: (subject: string) => archive.lastId(subject) } : {}),
   });
+  return archive ? new ArchiveBackedEngine(redis, archive) : redis;
 }
 
 /** A running gateway: the broker and both transports, wired together. */

@@ -1,4 +1,5 @@
 import { type GatewayConfig, loadConfig } from "../../gateway/src/config.js";
+import { subjectRegistryKey } from "../../gateway/src/engines/redis/subject-registry.js";
 import { Gateway } from "../../gateway/src/gateway.js";
 import { deleteKeys, REDIS_URL, uniquePrefix } from "./services.js";
 
@@ -28,7 +29,10 @@ export async function startGateway(
     config,
     stop: async () => {
       await gateway.close();
-      if (config.redisUrl) await deleteKeys(config.redisUrl, config.redisKeyPrefix);
+      if (config.redisUrl) {
+        await deleteKeys(config.redisUrl, config.redisKeyPrefix);
+        await deleteKeys(config.redisUrl, subjectRegistryKey(config.redisKeyPrefix));
+      }
     },
   };
 }

@@ -12,6 +12,7 @@ import {
   parseEntryId,
 } from "./stream-entry.js";
 import { StreamReader } from "./stream-reader.js";
+import { subjectRegistryKey } from "./subject-registry.js";
 
 export interface RedisEngineOptions {
   readonly url: string;
@@ -34,11 +35,12 @@ export interface RedisEngineOptions {
 
 type ScriptCommands = {
   brokerLastId(key: string): Promise<string>;
-  brokerCreateStream(key: string, ...args: (string | number | Buffer)[]): Promise<string>;
-  brokerAppendBatch(key: string, ...args: (string | number | Buffer)[]): Promise<string[] | null>;
+  brokerCreateStream(key: string, registryKey: string, ...args: (string | number | Buffer)[]): Promise<string>;
+  brokerAppendBatch(key: string, registryKey: string, ...args: (string | number | Buffer)[]): Promise<string[] | null>;
   brokerAppendOnce(
     key: string,
     idempotencyKey: Buffer,
+    registryKey: string,
     ...args: (string | number | Buffer)[]
   ): Promise<[id: string, duplicate: number] | null>;
 };
@@ -80,9 +82,9 @@ export class RedisEngine implements Engine {
     });
     this.commands.on("error", () => {}); // surfaced per command as UNAVAILABLE
     this.commands.defineCommand("brokerLastId", { numberOfKeys: 1, lua: LAST_ID_SCRIPT });
-    this.commands.defineCommand("brokerCreateStream", { numberOfKeys: 1, lua: CREATE_STREAM_SCRIPT });
-    this.commands.defineCommand("brokerAppendBatch", { numberOfKeys: 1, lua: APPEND_BATCH_SCRIPT });
-    this.commands.defineCommand("brokerAppendOnce", { numberOfKeys: 2, lua: APPEND_ONCE_SCRIPT });
+    this.commands.defineCommand("brokerCreateStream", { numberOfKeys: 2, lua: CREATE_STREAM_SCRIPT });
+    this.commands.defineCommand("brokerAppendBatch", { numberOfKeys: 2, lua: APPEND_BATCH_SCRIPT });
+    this.commands.defineCommand("brokerAppendOnce", { numberOfKeys: 3, lua: APPEND_ONCE_SCRIPT });
     for (let i = 0; i < options.readerConnections; i++) {
       const connection = new Redis(options.url, { ...FAIL_FAST, connectionName: `broker-reader-${i}` });
       connection.on("error", () => {});
@@ -114,7 +116,14 @@ export class RedisEngine implements Engine {
     );
     if (id === null) {
       const floor = this.options.idFloor ? await this.options.idFloor(subject) : 0;
-      id = await this.scripts.brokerCreateStream(key, floor, this.options.maxLenPerSubject, ...fields);
+      id = await this.scripts.brokerCreateStream(
+        key,
+        subjectRegistryKey(this.options.keyPrefix),
+        floor,
+        this.options.maxLenPerSubject,
+        subject,
+        ...fields,
+      );
     }
     return { id: parseEntryId(id), subject, body, publishedAt, expiresAt };
   }
@@ -129,12 +138,11 @@ export class RedisEngine implements Engine {
     // The stream key plus a 0xFF byte, which no UTF-8 subject contains, so
     // this can never be another subject's stream key.
     const onceKey = Buffer.concat([Buffer.from(key), IDEMPOTENCY_SEPARATOR, Buffer.from(idempotency.key)]);
-    const args = [this.options.maxLenPerSubject, idempotency.windowMs, asBuffer(body), Date.now(), expiresAt];
-    let reply = await this.scripts.brokerAppendOnce(key, onceKey, "", ...args);
-    if (reply === null) {
-      const floor = this.options.idFloor ? await this.options.idFloor(subject) : 0;
-      reply = await this.scripts.brokerAppendOnce(key, onceKey, floor, ...args);
-    }
+    const registry = subjectRegistryKey(this.options.keyPrefix);
+    const args = [this.options.maxLenPerSubject, idempotency.windowMs, asBuffer(body), Date.now(), expiresAt, subject];
+    const reply = await this.withFloor(subject, (floor) =>
+      this.scripts.brokerAppendOnce(key, onceKey, registry, floor, ...args),
+    );
     const [id, duplicate] = reply as [string, number];
     return { id: parseEntryId(id), duplicate: duplicate === 1 };
   }
@@ -142,13 +150,10 @@ export class RedisEngine implements Engine {
   async appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
     const publishedAt = Date.now();
     const key = this.key(subject);
-    const args: (string | number | Buffer)[] = [this.options.maxLenPerSubject, publishedAt];
+    const registry = subjectRegistryKey(this.options.keyPrefix);
+    const args: (string | number | Buffer)[] = [this.options.maxLenPerSubject, publishedAt, subject];
     for (const { body, expiresAt } of items) args.push(asBuffer(body), expiresAt);
-    let ids = await this.scripts.brokerAppendBatch(key, "", ...args);
-    if (ids === null) {
-      const floor = this.options.idFloor ? await this.options.idFloor(subject) : 0;
-      ids = (await this.scripts.brokerAppendBatch(key, floor, ...args)) as string[];
-    }
+    const ids = await this.withFloor(subject, (floor) => this.scripts.brokerAppendBatch(key, registry, floor, ...args));
     return items.map(({ body, expiresAt }, i) => ({
       id: parseEntryId(ids[i] as string),
       subject,
@@ -156,6 +161,18 @@ export class RedisEngine implements Engine {
       publishedAt,
       expiresAt,
     }));
+  }
+
+  /**
+   * Runs a script that needs the subject's id floor only when the stream is
+   * missing: first without it (''), and when the script answers null, again
+   * with the floor looked up.
+   */
+  private async withFloor<T>(subject: string, run: (floor: number | "") => Promise<T | null>): Promise<T> {
+    const reply = await run("");
+    if (reply !== null) return reply;
+    const floor = this.options.idFloor ? await this.options.idFloor(subject) : 0;
+    return (await run(floor)) as T;
   }
 
   async get(subject: string, id: number): Promise<StoredMessage | undefined> {

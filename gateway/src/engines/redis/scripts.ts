@@ -15,28 +15,36 @@ return '0-0'
 /**
  * Creates a subject's stream with its first message, whose id continues from
  * `ARGV[1]` (the highest id ever used on the subject, e.g. from the archive),
- * so ids are never reused after Redis lost the stream. If another gateway
- * created the stream meanwhile, this is a plain XADD.
- * KEYS[1] stream; ARGV: floor, maxlen, then field/value pairs.
+ * so ids are never reused after Redis lost the stream, and adds the subject to
+ * the subject registry (a set the archiver reads; see subject-registry.ts) in
+ * the same atomic step. If another gateway created the stream meanwhile, this
+ * is a plain XADD (and a no-op SADD).
+ * KEYS[1] stream, KEYS[2] subject registry; ARGV: floor, maxlen, subject, then
+ * field/value pairs.
  */
 export const CREATE_STREAM_SCRIPT = `
 local id = '0-*'
 if redis.call('EXISTS', KEYS[1]) == 0 then id = '0-' .. (tonumber(ARGV[1]) + 1) end
-return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], id, unpack(ARGV, 3))
+redis.call('SADD', KEYS[2], ARGV[3])
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], id, unpack(ARGV, 4))
 `;
 
 /**
  * Appends a batch to one stream atomically, with consecutive ids. A missing
- * stream is created above the floor `ARGV[1]`; when the floor is '' (not yet
- * looked up) the script returns false and the caller retries with it.
- * KEYS[1] stream; ARGV: floor, maxlen, publishedAt, then body, expiresAt pairs.
- * Field names are those of stream-entry.ts.
+ * stream is created above the floor `ARGV[1]` and registered (as in
+ * CREATE_STREAM_SCRIPT); when the floor is '' (not yet looked up) the script
+ * returns false and the caller retries with it.
+ * KEYS[1] stream, KEYS[2] subject registry; ARGV: floor, maxlen, publishedAt,
+ * subject, then body, expiresAt pairs. Field names are those of stream-entry.ts.
  */
 export const APPEND_BATCH_SCRIPT = `
 local exists = redis.call('EXISTS', KEYS[1]) == 1
-if not exists and ARGV[1] == '' then return false end
+if not exists then
+  if ARGV[1] == '' then return false end
+  redis.call('SADD', KEYS[2], ARGV[4])
+end
 local ids = {}
-for i = 4, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   local id = '0-*'
   if not exists then
     id = '0-' .. (tonumber(ARGV[1]) + 1)
@@ -49,11 +57,13 @@ return ids
 
 /**
  * Idempotent publish in one round trip: if the idempotency key is set, its
- * value is the id published first; otherwise XADD (creating a missing stream
- * above the floor, as APPEND_BATCH_SCRIPT does) and remember the id for the
- * window. Returns {id, 1 if duplicate}, or false when the floor is needed.
- * KEYS[1] stream, KEYS[2] idempotency key; ARGV: floor, maxlen, windowMs,
- * body, publishedAt, expiresAt. Field names are those of stream-entry.ts.
+ * value is the id published first; otherwise XADD (creating and registering a
+ * missing stream above the floor, as APPEND_BATCH_SCRIPT does) and remember
+ * the id for the window. Returns {id, 1 if duplicate}, or false when the
+ * floor is needed.
+ * KEYS[1] stream, KEYS[2] idempotency key, KEYS[3] subject registry; ARGV:
+ * floor, maxlen, windowMs, body, publishedAt, expiresAt, subject. Field names
+ * are those of stream-entry.ts.
  */
 export const APPEND_ONCE_SCRIPT = `
 local prior = redis.call('GET', KEYS[2])
@@ -62,6 +72,7 @@ local id = '0-*'
 if redis.call('EXISTS', KEYS[1]) == 0 then
   if ARGV[1] == '' then return false end
   id = '0-' .. (tonumber(ARGV[1]) + 1)
+  redis.call('SADD', KEYS[3], ARGV[7])
 end
 local assigned = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], id, 'b', ARGV[4], 't', ARGV[5], 'x', ARGV[6])
 redis.call('SET', KEYS[2], assigned, 'PX', ARGV[3])

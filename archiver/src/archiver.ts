@@ -1,0 +1,124 @@
+import { Redis } from "ioredis";
+import pg from "pg";
+import { LAST_ID_SCRIPT } from "../../gateway/src/engines/redis/scripts.js";
+import type { ArchiverConfig } from "./config.js";
+import { Copier, type CopyStats } from "./copier.js";
+import { HotWindow } from "./hot-window.js";
+import { loadMigrations, migrate } from "./migrations.js";
+import { deleteExpired } from "./retention.js";
+import { SubjectDiscovery } from "./subject-discovery.js";
+
+export type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+
+/** Retention deletes at most this many batches per round, so a backlog never starves copying. */
+const RETENTION_MAX_BATCHES = 20;
+
+/**
+ * The archiver: applies the schema, then loops — discover subjects, copy
+ * what is new, trim Redis to the hot window, delete expired rows — until
+ * stopped. Any failure (Redis or PostgreSQL down) is retried with
+ * exponential backoff; progress lives in PostgreSQL, so nothing is lost.
+ */
+export class Archiver {
+  readonly stats: CopyStats;
+  trimmed = 0;
+  expiredDeleted = 0;
+  private readonly redis: Redis;
+  private readonly pool: pg.Pool;
+  private readonly discovery: SubjectDiscovery;
+  private readonly hotWindow: HotWindow;
+  private readonly copier: Copier;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly config: ArchiverConfig,
+    private readonly log: Log = () => {},
+  ) {
+    this.redis = new Redis(config.redisUrl, {
+      protocol: 2,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 10_000,
+      connectionName: "broker-archiver",
+      retryStrategy: (attempt) => Math.min(100 * attempt, config.maxBackoffMs),
+    });
+    this.redis.on("error", () => {}); // surfaced by the failing pass
+    this.redis.defineCommand("brokerLastId", { numberOfKeys: 1, lua: LAST_ID_SCRIPT });
+    this.pool = new pg.Pool({
+      connectionString: config.databaseUrl,
+      max: 2,
+      connectionTimeoutMillis: 5_000,
+      application_name: "broker-archiver",
+    });
+    this.pool.on("error", () => {});
+    this.discovery = new SubjectDiscovery(this.redis, config.keyPrefix, config.discoveryIntervalMs);
+    this.hotWindow = new HotWindow(this.redis, config);
+    this.copier = new Copier(this.redis, this.pool, this.hotWindow, config);
+    this.stats = this.copier.stats;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Stops after the transaction in flight (if any) and closes the connections. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.loop;
+    this.redis.disconnect();
+    await this.pool.end();
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    let prepared = false;
+    let nextRetention = 0;
+    while (!this.stopping) {
+      try {
+        if (!prepared) {
+          await this.prepare();
+          prepared = true;
+        }
+        const read = await this.copier.pass(await this.discovery.current());
+        this.trimmed += await this.hotWindow.trim();
+        if (Date.now() >= nextRetention) {
+          this.expiredDeleted += await deleteExpired(
+            this.pool,
+            Date.now(),
+            this.config.retentionBatch,
+            RETENTION_MAX_BATCHES,
+          );
+          nextRetention = Date.now() + this.config.retentionIntervalMs;
+        }
+        if (failures > 0) this.log("info", "archiver recovered", { afterFailures: failures });
+        failures = 0;
+        // A full batch means more is waiting: go again at once.
+        if (read < this.config.batchSize) await this.sleep(this.config.idleMs);
+      } catch (err) {
+        failures += 1;
+        const delay = Math.min(100 * 2 ** Math.min(failures, 16), this.config.maxBackoffMs);
+        this.log("warn", "archiver pass failed; retrying", { error: String(err), failures, retryInMs: delay });
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  private async prepare(): Promise<void> {
+    const applied = await migrate(this.pool, await loadMigrations());
+    const seeded = await this.discovery.seedFromKeyspace();
+    this.log("info", "archiver ready", { migrationsApplied: applied, streamsFound: seeded });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,124 @@
+import pg from "pg";
+import type { StoredMessage } from "../../core/message.js";
+
+/**
+ * Read access to the PostgreSQL archive the archiver process writes
+ * (archiver/migrations holds the schema; the gateway never writes to it).
+ */
+export interface ArchiveStoreOptions {
+  readonly url: string;
+  /** Connections per gateway process. */
+  readonly maxConnections: number;
+  /** Connecting or a query taking longer fails (UNAVAILABLE) instead of hanging a Fetch. */
+  readonly timeoutMs: number;
+}
+
+export const DEFAULT_ARCHIVE_STORE_OPTIONS: Omit<ArchiveStoreOptions, "url"> = {
+  maxConnections: 4,
+  timeoutMs: 2_000,
+};
+
+/** What the archive holds right after a position (see ArchiveBackedEngine.readAfter). */
+export interface ArchiveRange {
+  /** Archived messages with afterId < id < beforeId, in id order. */
+  readonly messages: StoredMessage[];
+  /** Every id up to this one was either archived or deliberately skipped (fire-and-forget, expired). */
+  readonly archivedThrough: number;
+  /** True when ids in the range the messages cover were lost (trimmed from Redis before archiving). */
+  readonly lost: boolean;
+}
+
+/** SQLSTATE undefined_table: the archiver has not created the schema yet, so the archive is empty. */
+const UNDEFINED_TABLE = "42P01";
+
+interface MessageRow {
+  id: string;
+  body: Buffer;
+  published_at: string;
+  expires_at: string;
+}
+
+export class ArchiveStore {
+  private readonly pool: pg.Pool;
+
+  constructor(options: ArchiveStoreOptions) {
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.maxConnections,
+      connectionTimeoutMillis: options.timeoutMs,
+      query_timeout: options.timeoutMs,
+      idleTimeoutMillis: 10_000,
+      application_name: "broker-gateway",
+    });
+    this.pool.on("error", () => {}); // an idle client dropped; the next query reconnects or fails
+  }
+
+  async get(subject: string, id: number): Promise<StoredMessage | undefined> {
+    const rows = await this.rows<MessageRow>(
+      "SELECT id, body, published_at, expires_at FROM broker_messages WHERE subject = $1 AND id = $2",
+      [subject, id],
+    );
+    const row = rows[0];
+    return row ? toMessage(subject, row) : undefined;
+  }
+
+  /**
+   * The highest id the archiver has processed on the subject (0 when none):
+   * an id that was assigned, so every later id must be greater.
+   */
+  async lastId(subject: string): Promise<number> {
+    const rows = await this.rows<{ archived_through: string }>(
+      "SELECT archived_through FROM broker_archive_progress WHERE subject = $1",
+      [subject],
+    );
+    return rows[0] ? Number(rows[0].archived_through) : 0;
+  }
+
+  async readRange(subject: string, afterId: number, beforeId: number, limit: number): Promise<ArchiveRange> {
+    const messages = (
+      await this.rows<MessageRow>(
+        `SELECT id, body, published_at, expires_at FROM broker_messages
+         WHERE subject = $1 AND id > $2 AND id < $3 ORDER BY id LIMIT $4`,
+        [subject, afterId, beforeId, limit],
+      )
+    ).map((row) => toMessage(subject, row));
+    // The ids a reader would step over: up to the last message returned, or
+    // the whole range when none was.
+    const coveredTo = messages.length === limit ? (messages[messages.length - 1] as StoredMessage).id : beforeId - 1;
+    const state = await this.rows<{ archived_through: string | null; lost: boolean }>(
+      `SELECT (SELECT archived_through FROM broker_archive_progress WHERE subject = $1) AS archived_through,
+              EXISTS (SELECT 1 FROM broker_archive_gaps
+                      WHERE subject = $1 AND from_id <= $3 AND to_id > $2) AS lost`,
+      [subject, afterId, coveredTo],
+    );
+    const row = state[0];
+    return {
+      messages,
+      archivedThrough: row?.archived_through ? Number(row.archived_through) : 0,
+      lost: row?.lost ?? false,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private async rows<Row extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<Row[]> {
+    try {
+      return (await this.pool.query<Row>(sql, params)).rows;
+    } catch (err) {
+      if ((err as { code?: string }).code === UNDEFINED_TABLE) return [];
+      throw err;
+    }
+  }
+}
+
+function toMessage(subject: string, row: MessageRow): StoredMessage {
+  return {
+    id: Number(row.id),
+    subject,
+    body: row.body,
+    publishedAt: Number(row.published_at),
+    expiresAt: Number(row.expires_at),
+  };
+}
