@@ -154,17 +154,29 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
       return;
     }
     if (this.done) return;
-    if (page.gap && !(await this.handleGap(page))) return;
+    if (page.gap) {
+      // Everything before the page's first message is gone.
+      const lastMissing = (page.messages[0]?.id ?? (await this.source.lastId(this.subject)) + 1) - 1;
+      if (this.done || !this.skipTo(lastMissing)) return;
+    }
     for (const message of page.messages) {
-      if (message.id > this.lastQueued) this.push(message);
+      if (message.id <= this.lastQueued) continue;
+      // Ids are consecutive per subject: a hole (the archive keeps only
+      // fetchable messages) is undeliverable too, never skipped silently.
+      if (message.id > this.lastQueued + 1 && !this.skipTo(message.id - 1)) return;
+      this.push(message);
     }
     // Synchronously with the check, so no live delivery can slip between them.
     if (this.lastQueued >= this.source.liveCursor(this.subject)) this.live = true;
   }
 
-  /** Returns false when the subscription ended because of the gap. */
-  private async handleGap(page: ReadAfterResult): Promise<boolean> {
-    const firstId = this.lastQueued + 1;
+  /**
+   * Passes over ids up to `lastMissing`, which storage cannot deliver, as the
+   * GapPolicy says. Returns false when the subscription ended instead.
+   */
+  private skipTo(lastMissing: number): boolean {
+    const firstMissing = this.lastQueued + 1;
+    if (lastMissing < firstMissing) return true;
     if (this.gaps === "fail") {
       this.fail(
         resourceExhausted(
@@ -174,10 +186,10 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
       );
       return false;
     }
-    const lastId = (page.messages[0]?.id ?? (await this.source.lastId(this.subject)) + 1) - 1;
-    if (this.done || lastId < firstId) return !this.done;
-    this.queue.push(new Gap(this.subject, firstId, lastId, "no longer stored (trimmed, expired or fire-and-forget)"));
-    this.lastQueued = lastId;
+    this.queue.push(
+      new Gap(this.subject, firstMissing, lastMissing, "not stored (trimmed, expired or fire-and-forget)"),
+    );
+    this.lastQueued = lastMissing;
     return true;
   }
 
