@@ -1,9 +1,9 @@
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type pg from "pg";
+import { projectRoot } from "../../gateway/src/project-root.js";
 
-export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../migrations");
+export const MIGRATIONS_DIR = path.join(projectRoot(import.meta.url), "archiver", "migrations");
 
 /** Any constant: the advisory lock that serialises archivers migrating at the same time. */
 const MIGRATION_LOCK = 4_271_828_181;

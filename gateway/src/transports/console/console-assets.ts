@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { projectRoot } from "../../project-root.js";
 
 /** One built file of the web console, held in memory with its gzipped form. */
 export interface ConsoleAsset {
@@ -26,13 +26,7 @@ const FILES: readonly { readonly file: string; readonly paths: readonly string[]
 
 /** dist/console under the project root, whether the gateway runs from dist/ (npm start) or from source (tsx). */
 export function defaultConsoleDir(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, "package.json"))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error("cannot find the project root (package.json) above the gateway's code");
-    dir = parent;
-  }
-  return path.join(dir, "dist", "console");
+  return path.join(projectRoot(import.meta.url), "dist", "console");
 }
 
 /**
