@@ -24,6 +24,10 @@ export interface GatewayConfig {
   readonly workers: number;
   /** How long a drain may take before open calls are cut. */
   readonly shutdownTimeoutMs: number;
+  /** Prometheus /metrics port, apart from the public ones (the primary's, with workers). */
+  readonly metricsPort: number;
+  /** At the start of a drain: how long to stay up, reporting not ready, before refusing calls. */
+  readonly drainDelayMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -70,5 +74,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     ),
     workers: redisUrl ? integer(env, "WORKERS", os.availableParallelism(), 1) : 1,
     shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0),
+    metricsPort: integer(env, "METRICS_PORT", 9464),
+    drainDelayMs: integer(env, "DRAIN_DELAY_MS", 0),
   };
 }

@@ -10,6 +10,7 @@ import {
   validateSubject,
 } from "./limits.js";
 import { FIRE_AND_FORGET, type StoredMessage, unfetchableReason } from "./message.js";
+import { type BrokerObserver, NO_OBSERVER } from "./observer.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS, type Subscription, type SubscriptionOptions } from "./subscription.js";
 
 export interface PublishInput {
@@ -23,6 +24,8 @@ export interface BrokerOptions {
   readonly subscriptions?: SubscriptionOptions;
   /** The clock, replaceable in tests. */
   readonly now?: () => number;
+  /** Told about publishes and deliveries (metrics). */
+  readonly observer?: BrokerObserver;
 }
 
 /**
@@ -34,6 +37,7 @@ export class Broker {
   readonly limits: Limits;
   private readonly fanout: Fanout;
   private readonly now: () => number;
+  private readonly observer: BrokerObserver;
   private accepting = true;
   private inFlight = 0;
   private idle: (() => void) | undefined;
@@ -44,7 +48,8 @@ export class Broker {
   ) {
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.now = options.now ?? Date.now;
-    this.fanout = new Fanout(engine, options.subscriptions ?? DEFAULT_SUBSCRIPTION_OPTIONS);
+    this.observer = options.observer ?? NO_OBSERVER;
+    this.fanout = new Fanout(engine, options.subscriptions ?? DEFAULT_SUBSCRIPTION_OPTIONS, this.observer);
   }
 
   async publish(input: PublishInput): Promise<StoredMessage> {
@@ -55,7 +60,9 @@ export class Broker {
     const expiresAt = input.expirationSeconds === 0 ? FIRE_AND_FORGET : this.now() + input.expirationSeconds * 1000;
     this.inFlight += 1;
     try {
-      return await this.engine.append(input.subject, input.body, expiresAt);
+      const message = await this.engine.append(input.subject, input.body, expiresAt);
+      this.observer.published(message);
+      return message;
     } catch (err) {
       throw asStorageError(err);
     } finally {
@@ -121,6 +128,11 @@ export class Broker {
 
   get subscriptionCount(): number {
     return this.fanout.subscriptionCount;
+  }
+
+  /** Subjects with at least one live subscriber in this process. */
+  get subscribedSubjectCount(): number {
+    return this.fanout.subjectCount;
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Engine } from "../engines/engine.js";
 import type { StoredMessage } from "./message.js";
+import { type BrokerObserver, NO_OBSERVER } from "./observer.js";
 import { type CatchUpSource, Subscription, type SubscriptionOptions } from "./subscription.js";
 
 interface SubjectState {
@@ -18,6 +19,7 @@ export class Fanout implements CatchUpSource {
   constructor(
     private readonly engine: Engine,
     private readonly options: SubscriptionOptions,
+    private readonly observer: BrokerObserver = NO_OBSERVER,
   ) {
     engine.setListener((subject, messages) => this.deliver(subject, messages));
   }
@@ -32,7 +34,15 @@ export class Fanout implements CatchUpSource {
     }
     // If the feed is already past `start`, the gap is read from storage first.
     const live = state.cursor <= start;
-    const subscription = new Subscription(subject, start, live, this, this.options, (s) => this.remove(s));
+    const subscription = new Subscription(
+      subject,
+      start,
+      live,
+      this,
+      this.options,
+      (s) => this.remove(s),
+      this.observer,
+    );
     state.subscriptions.add(subscription);
     return subscription;
   }

@@ -1,6 +1,7 @@
 import type { ReadAfterResult } from "../engines/engine.js";
 import { asStorageError, type BrokerError, resourceExhausted } from "./errors.js";
 import type { StoredMessage } from "./message.js";
+import { type BrokerObserver, NO_OBSERVER } from "./observer.js";
 
 export interface SubscriptionOptions {
   /** Bytes of bodies a subscription may hold for a slow client before it stops buffering. */
@@ -55,6 +56,7 @@ export class Subscription implements AsyncIterableIterator<StoredMessage> {
     private readonly source: CatchUpSource,
     private readonly options: SubscriptionOptions,
     private readonly onClose: (subscription: Subscription) => void,
+    private readonly observer: BrokerObserver = NO_OBSERVER,
   ) {
     this.lastQueued = start;
     this.live = live;
@@ -68,6 +70,7 @@ export class Subscription implements AsyncIterableIterator<StoredMessage> {
       if (this.isFull()) {
         // Stop buffering; the consumer will catch up from storage.
         this.live = false;
+        this.observer.subscriberFellBehind();
         break;
       }
       this.push(message);
@@ -100,7 +103,10 @@ export class Subscription implements AsyncIterableIterator<StoredMessage> {
       if (this.failure) throw this.failure;
       if (this.done) return { done: true, value: undefined };
       const message = this.shift();
-      if (message) return { done: false, value: message };
+      if (message) {
+        this.observer.delivered(message);
+        return { done: false, value: message };
+      }
       if (this.live) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
@@ -136,6 +142,7 @@ export class Subscription implements AsyncIterableIterator<StoredMessage> {
     }
     if (this.done) return;
     if (page.gap) {
+      this.observer.subscriberTerminated();
       this.fail(
         resourceExhausted(
           `subscriber fell behind retention on subject '${this.subject}': ` +

@@ -30,6 +30,8 @@ export interface RedisEngineOptions {
    * only when a publish finds the subject's stream missing: new or lost.
    */
   readonly idFloor?: (subject: string) => Promise<number>;
+  /** Called with each connection the engine opens (command metrics, in practice). */
+  readonly instrument?: (connection: Redis, role: "commands" | "reader") => void;
 }
 
 type ScriptCommands = {
@@ -73,11 +75,13 @@ export class RedisEngine implements Engine {
       connectionName: "broker-commands",
     });
     this.commands.on("error", () => {}); // surfaced per command as UNAVAILABLE
+    options.instrument?.(this.commands, "commands");
     this.commands.defineCommand("brokerLastId", { numberOfKeys: 1, lua: LAST_ID_SCRIPT });
     this.commands.defineCommand("brokerCreateStream", { numberOfKeys: 1, lua: CREATE_STREAM_SCRIPT });
     for (let i = 0; i < options.readerConnections; i++) {
       const connection = new Redis(options.url, { ...FAIL_FAST, connectionName: `broker-reader-${i}` });
       connection.on("error", () => {});
+      options.instrument?.(connection, "reader");
       this.readers.push(
         new StreamReader(
           connection,
@@ -162,6 +166,10 @@ export class RedisEngine implements Engine {
       };
       this.commands.once("ready", onReady);
     });
+  }
+
+  isReachable(): boolean {
+    return this.commands.status === "ready";
   }
 
   async close(): Promise<void> {
