@@ -162,12 +162,15 @@ export class GatewayMetrics {
   /**
    * Times every command sent on a Redis connection and counts failures. The
    * reader connections' blocking XREADs last up to their block time by design,
-   * so only their errors are counted.
+   * so only their errors are counted. Commands sent before the connection is
+   * ready (status "connect") are ioredis's handshake and are not counted.
    */
   instrumentRedis = (connection: Redis, role: "commands" | "reader"): void => {
     const send = connection.sendCommand.bind(connection);
     const timed = role === "commands";
     connection.sendCommand = (command, stream) => {
+      // ioredis's own handshake (CLIENT SETINFO fails on Redis < 7.2, by design) is not ours to count.
+      if (connection.status === "connect") return send(command, stream);
       const name = command.name.toLowerCase();
       const end = timed ? this.redisSeconds.startTimer({ command: name }) : undefined;
       command.promise.then(

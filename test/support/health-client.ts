@@ -1,0 +1,28 @@
+import { credentials, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
+import { healthServiceDefinition, ServingStatus } from "../../gateway/src/observability/grpc-health.js";
+
+const HealthClient = makeGenericClientConstructor(healthServiceDefinition, "grpc.health.v1.Health");
+
+/** grpc.health.v1 Check against a gRPC port, as grpc_health_probe does. */
+export async function grpcHealthCheck(port: number, service = ""): Promise<ServingStatus> {
+  const client = new HealthClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  try {
+    return await new Promise<ServingStatus>((resolve, reject) => {
+      client.makeUnaryRequest(
+        healthServiceDefinition.Check.path,
+        healthServiceDefinition.Check.requestSerialize,
+        healthServiceDefinition.Check.responseDeserialize,
+        { service },
+        (err: ServiceError | null, response?: { status: ServingStatus }) =>
+          err ? reject(err) : resolve(response?.status ?? ServingStatus.UNKNOWN),
+      );
+    });
+  } finally {
+    client.close();
+  }
+}
+
+export async function httpStatus(port: number, path: string): Promise<{ status: number; body: string }> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: response.status, body: await response.text() };
+}
