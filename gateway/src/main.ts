@@ -1,9 +1,8 @@
 import cluster from "node:cluster";
-import { AggregatorRegistry } from "prom-client";
 import { ConfigError, type GatewayConfig, loadConfig } from "./config.js";
 import { Gateway } from "./gateway.js";
 import { createLogger } from "./observability/logger.js";
-import { clusterSource, registrySource, serveMetrics } from "./observability/metrics-server.js";
+import { answerClusterMetrics, clusterSource, registrySource, serveMetrics } from "./observability/metrics-server.js";
 import { shutdownTracing } from "./observability/tracing-env.js";
 
 /**
@@ -24,7 +23,7 @@ async function runGateway(config: GatewayConfig, isWorker: boolean): Promise<voi
   const metricsServer = isWorker
     ? undefined
     : await serveMetrics(registrySource(gateway.metrics.registry), config.metricsPort, config.host);
-  if (isWorker) AggregatorRegistry.setRegistries([gateway.metrics.registry]);
+  if (isWorker) answerClusterMetrics([gateway.metrics.registry]);
   logger.info(
     {
       grpcPort: gateway.grpcPort,

@@ -12,8 +12,8 @@ export function registrySource(registry: Registry): MetricsSource {
 
 /**
  * The node:cluster primary's view: asks every worker for its metrics over
- * IPC and sums them (prom-client's AggregatorRegistry). Each worker must have
- * called `AggregatorRegistry.setRegistries([...])` with its registries.
+ * IPC and sums them (prom-client's AggregatorRegistry). Each worker must
+ * call `answerClusterMetrics` with its registries.
  */
 export function clusterSource(primaryRegistry?: Registry): MetricsSource {
   const aggregator = new AggregatorRegistry();
@@ -22,6 +22,16 @@ export function clusterSource(primaryRegistry?: Registry): MetricsSource {
     const own = primaryRegistry ? await primaryRegistry.metrics() : "";
     return { body: own ? `${aggregated}\n${own}` : aggregated, contentType: aggregator.contentType };
   };
+}
+
+/**
+ * In a cluster worker: answer the primary's metrics requests with these
+ * registries. prom-client installs its IPC listener only when an
+ * AggregatorRegistry is constructed, so one is made here for that.
+ */
+export function answerClusterMetrics(registries: Registry[]): void {
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries(registries);
 }
 
 export interface MetricsServer {
