@@ -32,7 +32,12 @@ describe("Prometheus configuration, checked by promtool", () => {
     const alerts = readYaml("prometheus/alerts.yml").groups.flatMap((g: { rules: { alert: string }[] }) =>
       g.rules.map((r) => r.alert),
     );
-    for (const name of ["BrokerHighErrorRate", "BrokerHighPublishLatency", "BrokerArchiverLagHigh", "BrokerGatewayDown"]) {
+    for (const name of [
+      "BrokerHighErrorRate",
+      "BrokerHighPublishLatency",
+      "BrokerArchiverLagHigh",
+      "BrokerGatewayDown",
+    ]) {
       assert.ok(alerts.includes(name), `${name} in ${alerts.join(", ")}`);
     }
   });
@@ -57,7 +62,9 @@ describe("Grafana dashboard and alert rules name only exported metrics", () => {
 
   it("reads a metric name out of PromQL the way the checks below rely on", () => {
     assert.deepEqual(
-      promqlMetricNames('histogram_quantile(0.99, sum by (le, grpc_method) (rate(a_bucket{x="y"}[$__rate_interval]))) / b'),
+      promqlMetricNames(
+        'histogram_quantile(0.99, sum by (le, grpc_method) (rate(a_bucket{x="y"}[$__rate_interval]))) / b',
+      ),
       ["a_bucket", "b"],
     );
   });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Broker } from "../gateway/gen/broker/broker_pb.js";
 import { BROKER_METRICS, RPC_METRICS } from "../gateway/src/observability/metric-names.js";
 import { brokerClient } from "./support/clients.js";
@@ -45,14 +45,21 @@ describe("metrics of a gateway with two node:cluster workers", () => {
         baseUrl: `http://127.0.0.1:${ports.grpcPort}`,
         idleConnectionTimeoutMs: 100,
       });
-      await createClient(Broker, transport).publish({ subject: "cluster", body: bytes(`m${i}`), expirationSeconds: 60 });
+      await createClient(Broker, transport).publish({
+        subject: "cluster",
+        body: bytes(`m${i}`),
+        expirationSeconds: 60,
+      });
     }
     const connect = brokerClient(ports, "connect");
     for (let i = 0; i < 3; i++) await connect.fetch({ subject: "cluster", id: BigInt(i + 1) });
 
     const samples = await scrape(ports.metricsPort);
     const labels = { grpc_service: "broker.Broker", grpc_code: "OK" };
-    assert.equal(sumOf(samples, RPC_METRICS.handled, { ...labels, grpc_method: "Publish", transport: "grpc" }), CONNECTIONS);
+    assert.equal(
+      sumOf(samples, RPC_METRICS.handled, { ...labels, grpc_method: "Publish", transport: "grpc" }),
+      CONNECTIONS,
+    );
     assert.equal(sumOf(samples, RPC_METRICS.handled, { ...labels, grpc_method: "Fetch", transport: "connect" }), 3);
     assert.equal(sumOf(samples, BROKER_METRICS.published), CONNECTIONS);
     assert.equal(sumOf(samples, `${RPC_METRICS.handlingSeconds}_count`, { grpc_method: "Publish" }), CONNECTIONS);

@@ -42,7 +42,9 @@ describe("traces exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set", ()
       },
       [REGISTER],
     );
-    await eventually("the gateway to listen", () => (gateway.stdout().includes("gateway listening") ? true : undefined));
+    await eventually("the gateway to listen", () =>
+      gateway.stdout().includes("gateway listening") ? true : undefined,
+    );
   });
   after(async () => {
     await gateway?.stop();
@@ -50,7 +52,9 @@ describe("traces exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set", ()
     await deleteKeys(REDIS_URL, prefix);
   });
 
-  async function publishTraced(route: Route): Promise<{ rpc: ReceivedSpan; children: ReceivedSpan[]; trace: ReturnType<typeof clientTrace> }> {
+  async function publishTraced(
+    route: Route,
+  ): Promise<{ rpc: ReceivedSpan; children: ReceivedSpan[]; trace: ReturnType<typeof clientTrace> }> {
     const client: BrokerClient = brokerClient(ports, route);
     const trace = clientTrace();
     await client.publish(
@@ -76,7 +80,9 @@ describe("traces exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set", ()
       assert.equal(rpc.attributes["rpc.method"], "Publish");
       assert.equal(rpc.attributes["rpc.system"], route === "grpc" ? "grpc" : "connect_rpc");
       assert.equal(Number(rpc.attributes["rpc.grpc.status_code"]), 0);
-      const redis = children.find((span) => span.attributes["db.system"] === "redis" || span.attributes["db.system.name"] === "redis");
+      const redis = children.find(
+        (span) => span.attributes["db.system"] === "redis" || span.attributes["db.system.name"] === "redis",
+      );
       assert.ok(redis, `a Redis child span among ${JSON.stringify(children.map((c) => c.name))}`);
       assert.equal(redis.traceId, trace.traceId);
       assert.match(redis.name.toLowerCase(), /xadd/);

@@ -11,7 +11,8 @@ export const DEPLOY = path.join(ROOT, "deploy");
 export type Yaml = any;
 
 export function readYaml(relative: string): Yaml {
-  return parse(readFileSync(path.join(DEPLOY, relative), "utf8"));
+  // Merge keys (`<<: *anchor`) as compose and Envoy read them.
+  return parse(readFileSync(path.join(DEPLOY, relative), "utf8"), { merge: true });
 }
 
 export function parseYamlStream(text: string): Yaml[] {
@@ -63,7 +64,7 @@ export async function exportedSeriesNames(): Promise<Set<string>> {
   const names = new Set<string>(["up"]);
   for (const metric of await metrics.registry.getMetricsAsJSON()) {
     names.add(metric.name);
-    if (metric.type === "histogram") {
+    if (String(metric.type) === "histogram") {
       for (const suffix of ["_bucket", "_sum", "_count"]) names.add(`${metric.name}${suffix}`);
     }
   }
