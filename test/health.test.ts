@@ -8,7 +8,7 @@ import { status } from "@grpc/grpc-js";
 import { ServingStatus } from "../gateway/src/observability/grpc-health.js";
 import { brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
-import { grpcHealthCheck, httpStatus } from "./support/health-client.js";
+import { grpcHealthCheck, grpcHealthWatch, httpStatus } from "./support/health-client.js";
 import { eventually, freePort } from "./support/processes.js";
 import { bytes } from "./support/streams.js";
 
@@ -106,6 +106,22 @@ describe("readiness during a drain", () => {
       assert.equal(published.id, 1n);
     } finally {
       await closing;
+    }
+  });
+
+  it("streams SERVING and then NOT_SERVING to a grpc.health.v1 Watch when the drain begins", async () => {
+    const { gateway, stop } = await startGateway("redis", { drainDelayMs: 2_500 });
+    const watch = grpcHealthWatch(gateway.grpcPort, "broker.Broker");
+    try {
+      await eventually("the first status", () => (watch.statuses.length > 0 ? true : undefined));
+      assert.deepEqual(watch.statuses, [ServingStatus.SERVING]);
+      const closing = stop();
+      await eventually("NOT_SERVING", () => (watch.statuses.length > 1 ? true : undefined), 2_400);
+      assert.deepEqual(watch.statuses, [ServingStatus.SERVING, ServingStatus.NOT_SERVING]);
+      watch.close();
+      await closing;
+    } finally {
+      watch.close();
     }
   });
 });

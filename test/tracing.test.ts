@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { tracingEnabled } from "../gateway/src/observability/tracing-env.js";
 import { type BrokerClient, brokerClient, type Route } from "./support/clients.js";
 import { OtlpReceiver, type ReceivedSpan } from "./support/otlp-receiver.js";
-import { eventually, freePort, type RunningProcess, startNode } from "./support/processes.js";
+import { eventually, freePort, ROOT, type RunningProcess, startNode } from "./support/processes.js";
 import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { bytes } from "./support/streams.js";
 
@@ -99,5 +102,36 @@ describe("traces exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set", ()
       receiver.spans.find((s) => s.traceId === trace.traceId && s.name === "broker.Broker/Fetch"),
     );
     assert.equal(Number(span.attributes["rpc.grpc.status_code"]), 3);
+  });
+});
+
+describe("tracing is off unless the OTEL_* variables ask for it", () => {
+  it("is on only with an OTLP endpoint or a traces exporter, and not when disabled", () => {
+    assert.equal(tracingEnabled({}), false);
+    assert.equal(tracingEnabled({ OTEL_SERVICE_NAME: "x" }), false);
+    assert.equal(tracingEnabled({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://jaeger:4318" }), true);
+    assert.equal(tracingEnabled({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://jaeger:4318/v1/traces" }), true);
+    assert.equal(tracingEnabled({ OTEL_TRACES_EXPORTER: "console" }), true);
+    assert.equal(tracingEnabled({ OTEL_TRACES_EXPORTER: "none", OTEL_EXPORTER_OTLP_ENDPOINT: "http://x" }), false);
+    assert.equal(tracingEnabled({ OTEL_SDK_DISABLED: "true", OTEL_EXPORTER_OTLP_ENDPOINT: "http://x" }), false);
+  });
+
+  async function tracerProviderWith(otel: Record<string, string>): Promise<string> {
+    const probe = [
+      'import { trace } from "@opentelemetry/api";',
+      "console.log(trace.getTracerProvider().getDelegate().constructor.name);",
+    ].join("\n");
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("OTEL_")));
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", "--import", REGISTER, "--input-type=module", "-e", probe],
+      { cwd: ROOT, env: { ...env, ...otel } },
+    );
+    return stdout.trim();
+  }
+
+  it("leaves OpenTelemetry's no-op tracer in place when the register file runs without them", async () => {
+    assert.equal(await tracerProviderWith({}), "NoopTracerProvider");
+    assert.notEqual(await tracerProviderWith({ OTEL_TRACES_EXPORTER: "console" }), "NoopTracerProvider");
   });
 });

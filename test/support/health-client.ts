@@ -26,3 +26,24 @@ export async function httpStatus(port: number, path: string): Promise<{ status: 
   const response = await fetch(`http://127.0.0.1:${port}${path}`);
   return { status: response.status, body: await response.text() };
 }
+
+/** grpc.health.v1 Watch: the statuses the server streams, until `close`. */
+export function grpcHealthWatch(port: number, service = ""): { statuses: ServingStatus[]; close: () => void } {
+  const client = new HealthClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  const statuses: ServingStatus[] = [];
+  const call = client.makeServerStreamRequest(
+    healthServiceDefinition.Watch.path,
+    healthServiceDefinition.Watch.requestSerialize,
+    healthServiceDefinition.Watch.responseDeserialize,
+    { service },
+  );
+  call.on("data", (response: { status: ServingStatus }) => statuses.push(response.status));
+  call.on("error", () => {});
+  return {
+    statuses,
+    close: () => {
+      call.cancel();
+      client.close();
+    },
+  };
+}

@@ -1,4 +1,5 @@
 import { type Context, context, propagation, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import type { Counter, Histogram } from "prom-client";
 import type { GatewayMetrics, RpcTransport, RpcType } from "./gateway-metrics.js";
 import { grpcCodeName } from "./metric-names.js";
 
@@ -26,6 +27,8 @@ const headerGetter = {
  */
 export class RpcTelemetry {
   private readonly tracer = trace.getTracer("broker-gateway");
+  /** Per method: its parsed name and label-bound metric children (hashing labels per call is slow). */
+  private readonly methods = new Map<string, MethodInstruments>();
 
   constructor(
     private readonly metrics: GatewayMetrics | undefined,
@@ -34,25 +37,22 @@ export class RpcTelemetry {
 
   /** `path` is the gRPC path: `/package.Service/Method`. */
   start(transport: RpcTransport, path: string, type: RpcType, headers: HeaderGetter): RpcCall {
-    const slash = path.lastIndexOf("/");
-    const service = path.slice(1, slash);
-    const method = path.slice(slash + 1);
-    const labels = { grpc_type: type, grpc_service: service, grpc_method: method, transport };
-    const metrics = this.metrics;
-    metrics?.rpcStarted.inc(labels);
-    const stopTimer = metrics?.rpcHandlingSeconds.startTimer(labels);
+    const method = this.method(transport, path, type);
+    method.started?.inc();
+    const startedAt = method.seconds ? performance.now() : 0;
+    const { service, name } = method;
     let span: Span | undefined;
     let spanContext: Context | undefined;
     if (this.tracing) {
       const parent = propagation.extract(context.active(), headers, headerGetter);
       span = this.tracer.startSpan(
-        `${service}/${method}`,
+        `${service}/${name}`,
         {
           kind: SpanKind.SERVER,
           attributes: {
             "rpc.system": transport === "grpc" ? "grpc" : "connect_rpc",
             "rpc.service": service,
-            "rpc.method": method,
+            "rpc.method": name,
           },
         },
         parent,
@@ -62,13 +62,13 @@ export class RpcTelemetry {
     let ended = false;
     return {
       run: (fn) => (spanContext ? context.with(spanContext, fn) : fn()),
-      messageReceived: () => metrics?.rpcMsgReceived.inc(labels),
-      messageSent: () => metrics?.rpcMsgSent.inc(labels),
+      messageReceived: () => method.received?.inc(),
+      messageSent: () => method.sent?.inc(),
       end: (code, message) => {
         if (ended) return;
         ended = true;
-        stopTimer?.();
-        metrics?.rpcHandled.inc({ ...labels, grpc_code: grpcCodeName(code) });
+        method.seconds?.observe((performance.now() - startedAt) / 1000);
+        method.handled(code)?.inc();
         if (span) {
           span.setAttribute("rpc.grpc.status_code", code);
           if (code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: message ?? grpcCodeName(code) });
@@ -77,4 +77,46 @@ export class RpcTelemetry {
       },
     };
   }
+
+  private method(transport: RpcTransport, path: string, type: RpcType): MethodInstruments {
+    const key = `${transport} ${type} ${path}`;
+    let method = this.methods.get(key);
+    if (method) return method;
+    const slash = path.lastIndexOf("/");
+    const service = path.slice(1, slash);
+    const name = path.slice(slash + 1);
+    const metrics = this.metrics;
+    const labels = { grpc_type: type, grpc_service: service, grpc_method: name, transport };
+    const handled = new Map<number, Counter.Internal>();
+    method = {
+      service,
+      name,
+      started: metrics?.rpcStarted.labels(labels),
+      seconds: metrics?.rpcHandlingSeconds.labels(labels),
+      sent: metrics?.rpcMsgSent.labels(labels),
+      received: metrics?.rpcMsgReceived.labels(labels),
+      handled: (code) => {
+        if (!metrics) return undefined;
+        let counter = handled.get(code);
+        if (!counter) {
+          counter = metrics.rpcHandled.labels({ ...labels, grpc_code: grpcCodeName(code) });
+          handled.set(code, counter);
+        }
+        return counter;
+      },
+    };
+    // Bounded: paths are the served methods (grpc-js and connect-node reject unknown ones first).
+    if (this.methods.size < 256) this.methods.set(key, method);
+    return method;
+  }
+}
+
+interface MethodInstruments {
+  readonly service: string;
+  readonly name: string;
+  readonly started: Counter.Internal | undefined;
+  readonly seconds: Histogram.Internal<string> | undefined;
+  readonly sent: Counter.Internal | undefined;
+  readonly received: Counter.Internal | undefined;
+  handled(code: number): Counter.Internal | undefined;
 }
