@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BROKER_METRICS, RPC_METRICS } from "../gateway/src/observability/metric-names.js";
+import { ArchiverMetrics } from "../gateway/src/observability/archiver-metrics.js";
+import { ARCHIVER_METRICS, BROKER_METRICS, RPC_METRICS } from "../gateway/src/observability/metric-names.js";
 import { type MetricsServer, registrySource, serveMetrics } from "../gateway/src/observability/metrics-server.js";
 import { brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
@@ -124,5 +125,23 @@ describe("/metrics after real traffic on the Redis engine", () => {
   it("serves only /metrics on the metrics port", async () => {
     const response = await fetch(`http://127.0.0.1:${metricsServer.port}/`);
     assert.equal(response.status, 404);
+  });
+});
+
+describe("the archiver's metrics module", () => {
+  it("serves the archiver metric names the dashboard and alerts use, with the values set", async () => {
+    const metrics = new ArchiverMetrics();
+    const server = await serveMetrics(registrySource(metrics.registry), 0, "127.0.0.1");
+    try {
+      metrics.lagSeconds.set(12);
+      metrics.batchRows.observe(500);
+      metrics.rowsArchived.inc(500);
+      const samples = await scrape(server.port);
+      assert.equal(sumOf(samples, ARCHIVER_METRICS.lagSeconds), 12);
+      assert.equal(sumOf(samples, `${ARCHIVER_METRICS.batchRows}_count`), 1);
+      assert.equal(sumOf(samples, ARCHIVER_METRICS.rowsArchived), 500);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse, parseAllDocuments } from "yaml";
+import { ArchiverMetrics } from "../../gateway/src/observability/archiver-metrics.js";
 import { GatewayMetrics } from "../../gateway/src/observability/gateway-metrics.js";
-import { ARCHIVER_METRICS } from "../../gateway/src/observability/metric-names.js";
 import { ROOT } from "./processes.js";
 
 export const DEPLOY = path.join(ROOT, "deploy");
@@ -60,16 +60,14 @@ export function promqlMetricNames(expr: string): string[] {
  * _bucket, _sum and _count series), plus `up`, which Prometheus adds.
  */
 export async function exportedSeriesNames(): Promise<Set<string>> {
-  const metrics = new GatewayMetrics();
   const names = new Set<string>(["up"]);
-  for (const metric of await metrics.registry.getMetricsAsJSON()) {
-    names.add(metric.name);
-    if (String(metric.type) === "histogram") {
-      for (const suffix of ["_bucket", "_sum", "_count"]) names.add(`${metric.name}${suffix}`);
+  for (const registry of [new GatewayMetrics().registry, new ArchiverMetrics().registry]) {
+    for (const metric of await registry.getMetricsAsJSON()) {
+      names.add(metric.name);
+      if (String(metric.type) === "histogram") {
+        for (const suffix of ["_bucket", "_sum", "_count"]) names.add(`${metric.name}${suffix}`);
+      }
     }
   }
-  names.add(ARCHIVER_METRICS.lagSeconds);
-  names.add(ARCHIVER_METRICS.rowsArchived);
-  for (const suffix of ["_bucket", "_sum", "_count"]) names.add(`${ARCHIVER_METRICS.batchRows}${suffix}`);
   return names;
 }

@@ -38,7 +38,7 @@ export const BROKER_METRICS = {
   ready: "broker_gateway_ready",
 } as const;
 
-/** What the archiver must export (it uses metrics-server.ts to serve them). */
+/** What the archiver must export (archiver-metrics.ts defines them; metrics-server.ts serves them). */
 export const ARCHIVER_METRICS = {
   /** Gauge: age of the oldest message not yet archived, in seconds (0 when caught up). */
   lagSeconds: "broker_archiver_lag_seconds",
