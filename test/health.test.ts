@@ -124,4 +124,13 @@ describe("readiness during a drain", () => {
       watch.close();
     }
   });
+
+  it("does not wait for idle HTTP/1.1 keep-alive connections", async () => {
+    const { gateway, stop } = await startGateway("memory", { shutdownTimeoutMs: 8_000 });
+    // Connect over HTTP/1.1 keeps its socket open (Node's agent: keep-alive, 5 s idle).
+    await brokerClient(gateway, "connect").publish({ subject: "idle", body: bytes("x"), expirationSeconds: 0 });
+    const started = Date.now();
+    await stop();
+    assert.ok(Date.now() - started < 1_000, `drained in ${Date.now() - started} ms`);
+  });
 });
