@@ -95,7 +95,8 @@ for (const overlay of OVERLAYS) {
       assert.deepEqual(ports, { grpc: defaults.grpcPort, http: defaults.httpPort, metrics: defaults.metricsPort });
       assert.deepEqual(container.readinessProbe.httpGet, { path: "/readyz", port: "http" });
       assert.deepEqual(container.startupProbe.httpGet, { path: "/healthz", port: "http" });
-      assert.equal(container.livenessProbe.grpc.port, defaults.grpcPort);
+      // Liveness never follows Redis: an outage must not restart every pod.
+      assert.deepEqual(container.livenessProbe.httpGet, { path: "/healthz", port: "http" });
       assert.ok(container.resources.requests.cpu && container.resources.limits.memory);
     });
 
