@@ -1,12 +1,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { Broker } from "../gateway/src/core/broker.js";
+import { DEFAULT_SUBSCRIPTION_OPTIONS } from "../gateway/src/core/subscription.js";
+import { DEFAULT_MEMORY_OPTIONS, MemoryEngine } from "../gateway/src/engines/memory/memory-engine.js";
 import { ArchiverMetrics } from "../gateway/src/observability/archiver-metrics.js";
+import { GatewayMetrics } from "../gateway/src/observability/gateway-metrics.js";
 import { ARCHIVER_METRICS, BROKER_METRICS, RPC_METRICS } from "../gateway/src/observability/metric-names.js";
 import { type MetricsServer, registrySource, serveMetrics } from "../gateway/src/observability/metrics-server.js";
 import { brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
-import { type Sample, scrape, sumOf } from "./support/metrics.js";
+import { parseMetrics, type Sample, scrape, sumOf } from "./support/metrics.js";
 import { eventually } from "./support/processes.js";
 import { bytes, subscribeLive } from "./support/streams.js";
 
@@ -142,6 +146,32 @@ describe("the archiver's metrics module", () => {
       assert.equal(sumOf(samples, ARCHIVER_METRICS.rowsArchived), 500);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe("slow-subscriber metrics from the broker core", () => {
+  it("counts a subscriber that falls behind, and its termination once retention has passed it", async () => {
+    const metrics = new GatewayMetrics({ defaultMetrics: false });
+    const engine = new MemoryEngine({ ...DEFAULT_MEMORY_OPTIONS, maxMessagesPerSubject: 10 });
+    const broker = new Broker(engine, {
+      observer: metrics.brokerObserver,
+      subscriptions: { ...DEFAULT_SUBSCRIPTION_OPTIONS, maxBufferedMessages: 5 },
+    });
+    try {
+      const subscription = await broker.subscribe("slow");
+      // The client reads nothing while 30 messages arrive: 5 fit its buffer, retention keeps the last 10.
+      for (let i = 0; i < 30; i++)
+        await broker.publish({ subject: "slow", body: bytes(`m${i}`), expirationSeconds: 60 });
+      for (let i = 0; i < 5; i++) assert.equal((await subscription.next()).value?.id, i + 1);
+      await assert.rejects(subscription.next(), /fell behind retention/);
+      const samples = parseMetrics(await metrics.registry.metrics());
+      assert.equal(sumOf(samples, BROKER_METRICS.subscriberFellBehind), 1);
+      assert.equal(sumOf(samples, BROKER_METRICS.slowSubscriberTerminations), 1);
+      assert.equal(sumOf(samples, BROKER_METRICS.delivered), 5);
+      assert.equal(sumOf(samples, BROKER_METRICS.published), 30);
+    } finally {
+      await broker.close(0);
     }
   });
 });
