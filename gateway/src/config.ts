@@ -34,6 +34,10 @@ export interface GatewayConfig {
   readonly shutdownTimeoutMs: number;
   /** Serve the web console at `/` on the HTTP port (CONSOLE=off turns it off). */
   readonly console: boolean;
+  /** Prometheus /metrics port, apart from the public ones (the primary's, with workers). */
+  readonly metricsPort: number;
+  /** At the start of a drain: how long to stay up, reporting not ready, before refusing calls. */
+  readonly drainDelayMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -93,5 +97,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     workers: redisUrl ? integer(env, "WORKERS", os.availableParallelism(), 1) : 1,
     shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0),
     console: onOff(env, "CONSOLE", true),
+    metricsPort: integer(env, "METRICS_PORT", 9464),
+    drainDelayMs: integer(env, "DRAIN_DELAY_MS", 0),
   };
 }

@@ -1,3 +1,4 @@
+import { Broker as BrokerService } from "../gen/broker/broker_pb.js";
 import type { GatewayConfig } from "./config.js";
 import { Broker } from "./core/broker.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS } from "./core/subscription.js";
@@ -5,7 +6,15 @@ import { ArchiveBackedEngine } from "./engines/archive/archive-backed-engine.js"
 import { ArchiveStore, DEFAULT_ARCHIVE_STORE_OPTIONS } from "./engines/archive/archive-store.js";
 import type { Engine } from "./engines/engine.js";
 import { DEFAULT_MEMORY_OPTIONS, MemoryEngine } from "./engines/memory/memory-engine.js";
-import { DEFAULT_REDIS_OPTIONS, RedisEngine } from "./engines/redis/redis-engine.js";
+import { DEFAULT_REDIS_OPTIONS, RedisEngine, type RedisEngineOptions } from "./engines/redis/redis-engine.js";
+import { connectTelemetryInterceptor } from "./observability/connect-telemetry.js";
+import { GatewayMetrics } from "./observability/gateway-metrics.js";
+import { healthService, healthServiceDefinition } from "./observability/grpc-health.js";
+import { grpcInstrumentation } from "./observability/grpc-telemetry.js";
+import { handleHealthRequest } from "./observability/health-http.js";
+import { HealthState } from "./observability/health-state.js";
+import { RpcTelemetry } from "./observability/rpc-telemetry.js";
+import { tracingEnabled } from "./observability/tracing-env.js";
 import { connectHandler } from "./transports/connect/connect-handler.js";
 import { DualProtocolServer } from "./transports/connect/http-server.js";
 import { notFound } from "./transports/connect/not-found.js";
@@ -16,7 +25,7 @@ import { GrpcServer } from "./transports/grpc/grpc-server.js";
 /** Room for the other request fields (subject, framing) beyond the largest body. */
 const REQUEST_OVERHEAD_BYTES = 64 * 1024;
 
-export function createEngine(config: GatewayConfig): Engine {
+export function createEngine(config: GatewayConfig, instrument?: RedisEngineOptions["instrument"]): Engine {
   if (!config.redisUrl) {
     return new MemoryEngine({
       ...DEFAULT_MEMORY_OPTIONS,
@@ -35,8 +44,16 @@ export function createEngine(config: GatewayConfig): Engine {
     readerConnections: config.redisReaderConnections,
     // A stream created (new subject, or lost by Redis) continues above the archive's ids.
     ...(archive ? { idFloor: (subject: string) => archive.lastId(subject) } : {}),
+    instrument,
   });
   return archive ? new ArchiveBackedEngine(redis, archive) : redis;
+}
+
+export interface GatewayObservability {
+  /** Where the gateway counts (a fresh registry by default). */
+  readonly metrics?: GatewayMetrics;
+  /** Spans per RPC (default: when the OTEL_* variables ask for traces). */
+  readonly tracing?: boolean;
 }
 
 /** A running gateway: the broker and both transports, wired together. */
@@ -49,10 +66,21 @@ export class Gateway {
     readonly grpcPort: number,
     readonly httpPort: number,
     private readonly shutdownTimeoutMs: number,
+    readonly metrics: GatewayMetrics,
+    readonly health: HealthState,
+    private readonly drainDelayMs: number,
   ) {}
 
-  static async start(config: GatewayConfig, engine: Engine = createEngine(config)): Promise<Gateway> {
+  static async start(
+    config: GatewayConfig,
+    storage?: Engine,
+    observability: GatewayObservability = {},
+  ): Promise<Gateway> {
+    const metrics = observability.metrics ?? new GatewayMetrics();
+    const engine = storage ?? createEngine(config, metrics.instrumentRedis);
+    const telemetry = new RpcTelemetry(metrics, observability.tracing ?? tracingEnabled());
     const broker = new Broker(engine, {
+      observer: metrics.brokerObserver,
       limits: { maxSubjectBytes: config.maxSubjectBytes, maxBodyBytes: config.maxBodyBytes },
       maxBatchMessages: config.maxBatchMessages,
       idempotencyWindowMs: config.idempotencyWindowSeconds * 1000,
@@ -64,20 +92,60 @@ export class Gateway {
     });
     // At least room for the largest body, so an oversized one gets the broker's precise error.
     const maxReceiveMessageBytes = Math.max(config.maxRequestBytes, config.maxBodyBytes + REQUEST_OVERHEAD_BYTES);
-    const grpc = new GrpcServer(broker, { host: config.host, port: config.grpcPort, maxReceiveMessageBytes });
-    // Paths the broker's routes do not match: the web console (unless CONSOLE=off), else 404.
-    const fallback = config.console ? consoleHandler(await loadConsoleAssets(), notFound) : undefined;
-    const http = new DualProtocolServer(connectHandler(broker, { maxReceiveMessageBytes, fallback }));
+    const health = new HealthState(engine, broker);
+    const pages = config.console ? consoleHandler(await loadConsoleAssets(), notFound) : notFound;
+    metrics.observe({
+      activeSubscriptions: () => broker.subscriptionCount,
+      subscribedSubjects: () => broker.subscribedSubjectCount,
+      ready: () => health.readiness().ready,
+    });
+    const grpcTelemetry = grpcInstrumentation(telemetry);
+    const grpc = new GrpcServer(broker, {
+      host: config.host,
+      port: config.grpcPort,
+      maxReceiveMessageBytes,
+      interceptors: grpcTelemetry.interceptors,
+      wrapHandlers: grpcTelemetry.wrap,
+      extraServices: [
+        { definition: healthServiceDefinition, implementation: healthService(health, [BrokerService.typeName]) },
+      ],
+    });
+    const http = new DualProtocolServer(
+      connectHandler(broker, {
+        maxReceiveMessageBytes,
+        interceptors: [connectTelemetryInterceptor(telemetry)],
+        // Paths the broker's routes do not match: health, the web console (unless CONSOLE=off), else 404.
+        fallback: (request, response) => {
+          if (handleHealthRequest(health, request, response)) return;
+          pages(request, response);
+        },
+      }),
+    );
     const grpcPort = await grpc.listen();
     const httpPort = await http.listen(config.httpPort, config.host);
-    return new Gateway(broker, engine, grpc, http, grpcPort, httpPort, config.shutdownTimeoutMs);
+    return new Gateway(
+      broker,
+      engine,
+      grpc,
+      http,
+      grpcPort,
+      httpPort,
+      config.shutdownTimeoutMs,
+      metrics,
+      health,
+      config.drainDelayMs,
+    );
   }
 
   /**
-   * Drains: new calls get UNAVAILABLE, subscriptions end normally, in-flight
-   * publishes finish, then the servers and storage close.
+   * Drains: readiness turns false at once (so load balancers stop sending)
+   * while calls are still served for `drainDelayMs`; then new calls get
+   * UNAVAILABLE, subscriptions end normally, in-flight publishes finish, and
+   * the servers and storage close.
    */
   async close(): Promise<void> {
+    this.health.startDrain();
+    if (this.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.drainDelayMs));
     const brokerClosed = this.broker.close(this.shutdownTimeoutMs);
     await Promise.all([this.grpc.close(this.shutdownTimeoutMs), this.http.close(this.shutdownTimeoutMs), brokerClosed]);
   }

@@ -1,38 +1,52 @@
 import cluster from "node:cluster";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, type GatewayConfig, loadConfig } from "./config.js";
 import { Gateway } from "./gateway.js";
+import { createLogger } from "./observability/logger.js";
+import { answerClusterMetrics, clusterSource, registrySource, serveMetrics } from "./observability/metrics-server.js";
+import { shutdownTracing } from "./observability/tracing-env.js";
 
 /**
  * The gateway process. With Redis it forks one worker per core (WORKERS) and
  * the workers share the ports; the memory engine runs in this process alone.
+ * /metrics is served by the process that owns the port: the only process, or
+ * the primary, which sums its workers' metrics.
  */
-function log(level: string, msg: string, fields: Record<string, unknown> = {}): void {
-  process.stdout.write(
-    `${JSON.stringify({ level, time: new Date().toISOString(), pid: process.pid, msg, ...fields })}\n`,
-  );
+const logger = createLogger("broker-gateway");
+
+async function exit(code: number): Promise<never> {
+  await shutdownTracing();
+  process.exit(code);
 }
 
-async function runGateway(): Promise<void> {
-  const config = loadConfig();
+async function runGateway(config: GatewayConfig, isWorker: boolean): Promise<void> {
   const gateway = await Gateway.start(config);
-  log("info", "gateway listening", {
-    grpcPort: gateway.grpcPort,
-    httpPort: gateway.httpPort,
-    engine: config.redisUrl ? "redis" : "memory",
-  });
+  const metricsServer = isWorker
+    ? undefined
+    : await serveMetrics(registrySource(gateway.metrics.registry), config.metricsPort, config.host);
+  if (isWorker) answerClusterMetrics([gateway.metrics.registry]);
+  logger.info(
+    {
+      grpcPort: gateway.grpcPort,
+      httpPort: gateway.httpPort,
+      metricsPort: metricsServer?.port,
+      engine: config.redisUrl ? "redis" : "memory",
+    },
+    "gateway listening",
+  );
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log("info", "draining", { signal });
+    logger.info({ signal, drainDelayMs: config.drainDelayMs }, "draining");
     gateway.close().then(
-      () => {
-        log("info", "stopped");
-        process.exit(0);
+      async () => {
+        await metricsServer?.close();
+        logger.info("stopped");
+        await exit(0);
       },
-      (err: unknown) => {
-        log("error", "shutdown failed", { error: String(err) });
-        process.exit(1);
+      async (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        await exit(1);
       },
     );
   };
@@ -40,25 +54,28 @@ async function runGateway(): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
 }
 
-function runPrimary(workers: number): void {
-  log("info", "starting workers", { workers });
+async function runPrimary(config: GatewayConfig): Promise<void> {
+  const metricsServer = await serveMetrics(clusterSource(), config.metricsPort, config.host);
+  logger.info({ workers: config.workers, metricsPort: metricsServer.port }, "starting workers");
   let stopping = false;
   let failed = false;
-  for (let i = 0; i < workers; i++) cluster.fork();
+  for (let i = 0; i < config.workers; i++) cluster.fork();
   cluster.on("exit", (worker, code, signal) => {
     if (code !== 0) failed = true;
     if (!stopping) {
       // A crashed worker is replaced so the ports keep their capacity.
-      log("error", "worker exited; starting another", { worker: worker.process.pid, code, signal });
+      logger.error({ worker: worker.process.pid, code, signal }, "worker exited; starting another");
       cluster.fork();
       return;
     }
-    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(failed ? 1 : 0);
+    if (Object.keys(cluster.workers ?? {}).length === 0) {
+      void metricsServer.close().then(() => exit(failed ? 1 : 0));
+    }
   });
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    log("info", "draining workers", { signal });
+    logger.info({ signal }, "draining workers");
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
@@ -67,9 +84,10 @@ function runPrimary(workers: number): void {
 
 try {
   const config = loadConfig();
-  if (cluster.isPrimary && config.workers > 1) runPrimary(config.workers);
-  else await runGateway();
+  if (cluster.isPrimary && config.workers > 1) await runPrimary(config);
+  else await runGateway(config, cluster.isWorker);
 } catch (err) {
-  log("error", err instanceof ConfigError ? err.message : `failed to start: ${String(err)}`);
-  process.exit(1);
+  if (err instanceof ConfigError) logger.error(err.message);
+  else logger.error({ err }, "failed to start");
+  await exit(1);
 }

@@ -12,6 +12,7 @@ import {
   validateSubject,
 } from "./limits.js";
 import { FIRE_AND_FORGET, type StoredMessage, unfetchableReason } from "./message.js";
+import { type BrokerObserver, NO_OBSERVER } from "./observer.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS, type Subscription, type SubscriptionOptions } from "./subscription.js";
 
 export interface PublishInput {
@@ -37,6 +38,8 @@ export interface BrokerOptions {
   readonly subscriptions?: SubscriptionOptions;
   /** The clock, replaceable in tests. */
   readonly now?: () => number;
+  /** Told about publishes and deliveries (metrics). */
+  readonly observer?: BrokerObserver;
 }
 
 /**
@@ -50,6 +53,7 @@ export class Broker {
   readonly idempotencyWindowMs: number;
   private readonly fanout: Fanout;
   private readonly now: () => number;
+  private readonly observer: BrokerObserver;
   private accepting = true;
   private inFlight = 0;
   private idle: (() => void) | undefined;
@@ -62,7 +66,8 @@ export class Broker {
     this.now = options.now ?? Date.now;
     this.maxBatchMessages = options.maxBatchMessages ?? 10_000;
     this.idempotencyWindowMs = options.idempotencyWindowMs ?? 120_000;
-    this.fanout = new Fanout(engine, options.subscriptions ?? DEFAULT_SUBSCRIPTION_OPTIONS);
+    this.observer = options.observer ?? NO_OBSERVER;
+    this.fanout = new Fanout(engine, options.subscriptions ?? DEFAULT_SUBSCRIPTION_OPTIONS, this.observer);
   }
 
   async publish(input: PublishInput): Promise<Published> {
@@ -74,11 +79,14 @@ export class Broker {
     const expiresAt = this.expiresAt(input.expirationSeconds);
     if (!idempotencyKey) {
       const message = await this.tracked(() => this.engine.append(subject, body, expiresAt));
+      this.observer.published(1);
       return { id: message.id, duplicate: false };
     }
     validateIdempotencyKey(idempotencyKey);
     const idempotency = { key: idempotencyKey, windowMs: this.idempotencyWindowMs };
-    return this.tracked(() => this.engine.appendOnce(subject, body, expiresAt, idempotency));
+    const published = await this.tracked(() => this.engine.appendOnce(subject, body, expiresAt, idempotency));
+    if (!published.duplicate) this.observer.published(1);
+    return published;
   }
 
   /**
@@ -123,6 +131,7 @@ export class Broker {
         }),
       ),
     );
+    this.observer.published(results.length);
     return results;
   }
 
@@ -191,6 +200,11 @@ export class Broker {
 
   get subscriptionCount(): number {
     return this.fanout.subscriptionCount;
+  }
+
+  /** Subjects with at least one live subscriber in this process. */
+  get subscribedSubjectCount(): number {
+    return this.fanout.subjectCount;
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Engine } from "../engines/engine.js";
 import type { StoredMessage } from "./message.js";
+import { type BrokerObserver, NO_OBSERVER } from "./observer.js";
 import { type CatchUpSource, type GapPolicy, Subscription, type SubscriptionOptions } from "./subscription.js";
 
 interface SubjectState {
@@ -18,6 +19,7 @@ export class Fanout implements CatchUpSource {
   constructor(
     private readonly engine: Engine,
     private readonly options: SubscriptionOptions,
+    private readonly observer: BrokerObserver = NO_OBSERVER,
   ) {
     engine.setListener((subject, messages) => this.deliver(subject, messages));
   }
@@ -36,7 +38,14 @@ export class Fanout implements CatchUpSource {
       this.engine.follow(subject, tail);
     }
     const live = state.cursor <= after;
-    const subscription = new Subscription(subject, { after, live, gaps }, this, this.options, (s) => this.remove(s));
+    const subscription = new Subscription(
+      subject,
+      { after, live, gaps },
+      this,
+      this.options,
+      (s) => this.remove(s),
+      this.observer,
+    );
     state.subscriptions.add(subscription);
     return subscription;
   }

@@ -1,6 +1,7 @@
 import type { ReadAfterResult } from "../engines/engine.js";
 import { asStorageError, type BrokerError, resourceExhausted } from "./errors.js";
 import { type Delivery, Gap, type StoredMessage } from "./message.js";
+import { type BrokerObserver, NO_OBSERVER } from "./observer.js";
 
 export interface SubscriptionOptions {
   /** Bytes of bodies a subscription may hold for a slow client before it stops buffering. */
@@ -73,6 +74,7 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
     private readonly source: CatchUpSource,
     private readonly options: SubscriptionOptions,
     private readonly onClose: (subscription: Subscription) => void,
+    private readonly observer: BrokerObserver = NO_OBSERVER,
   ) {
     this.lastQueued = start.after;
     this.live = start.live;
@@ -87,6 +89,7 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
       if (this.isFull()) {
         // Stop buffering; the consumer will catch up from storage.
         this.live = false;
+        this.observer.subscriberFellBehind();
         break;
       }
       this.push(message);
@@ -119,7 +122,10 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
       if (this.failure) throw this.failure;
       if (this.done) return { done: true, value: undefined };
       const message = this.shift();
-      if (message) return { done: false, value: message };
+      if (message) {
+        if (!(message instanceof Gap)) this.observer.delivered(message);
+        return { done: false, value: message };
+      }
       if (this.live) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
@@ -178,6 +184,7 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
     const firstMissing = this.lastQueued + 1;
     if (lastMissing < firstMissing) return true;
     if (this.gaps === "fail") {
+      this.observer.subscriberTerminated();
       this.fail(
         resourceExhausted(
           `subscriber fell behind retention on subject '${this.subject}': ` +

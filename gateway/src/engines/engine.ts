@@ -61,5 +61,7 @@ export interface Engine {
   setListener(listener: MessageListener): void;
   /** Resolves once storage is reachable (or rejects after a bounded wait). */
   ready(): Promise<void>;
+  /** Whether storage is reachable right now (readiness probes); absent means always. */
+  isReachable?(): boolean;
   close(): Promise<void>;
 }

@@ -31,6 +31,8 @@ export interface RedisEngineOptions {
    * only when a publish finds the subject's stream missing: new or lost.
    */
   readonly idFloor?: (subject: string) => Promise<number>;
+  /** Called with each connection the engine opens (command metrics, in practice). */
+  readonly instrument?: (connection: Redis, role: "commands" | "reader") => void;
 }
 
 type ScriptCommands = {
@@ -81,6 +83,7 @@ export class RedisEngine implements Engine {
       connectionName: "broker-commands",
     });
     this.commands.on("error", () => {}); // surfaced per command as UNAVAILABLE
+    options.instrument?.(this.commands, "commands");
     this.commands.defineCommand("brokerLastId", { numberOfKeys: 1, lua: LAST_ID_SCRIPT });
     this.commands.defineCommand("brokerCreateStream", { numberOfKeys: 2, lua: CREATE_STREAM_SCRIPT });
     this.commands.defineCommand("brokerAppendBatch", { numberOfKeys: 2, lua: APPEND_BATCH_SCRIPT });
@@ -88,6 +91,7 @@ export class RedisEngine implements Engine {
     for (let i = 0; i < options.readerConnections; i++) {
       const connection = new Redis(options.url, { ...FAIL_FAST, connectionName: `broker-reader-${i}` });
       connection.on("error", () => {});
+      options.instrument?.(connection, "reader");
       this.readers.push(
         new StreamReader(
           connection,
@@ -219,6 +223,10 @@ export class RedisEngine implements Engine {
       };
       this.commands.once("ready", onReady);
     });
+  }
+
+  isReachable(): boolean {
+    return this.commands.status === "ready";
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,4 @@
+import type { Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Broker } from "../../core/broker.js";
 import { brokerRoutes } from "./broker-routes.js";
@@ -10,6 +11,8 @@ export interface ConnectHandlerOptions {
   readonly maxReceiveMessageBytes: number;
   /** Serves requests the broker's routes do not match (console, health). */
   readonly fallback?: HttpHandler;
+  /** Observe every call (metrics, spans). */
+  readonly interceptors?: Interceptor[];
 }
 
 /** Connect, gRPC-Web and gRPC for the broker, with CORS for browsers. */
@@ -20,6 +23,7 @@ export function connectHandler(broker: Broker, options: ConnectHandlerOptions): 
   const adapter = connectNodeAdapter({
     routes: brokerRoutes(broker),
     readMaxBytes: options.maxReceiveMessageBytes,
+    interceptors: options.interceptors ?? [],
     contextValues: (request) => earlyHeadersContext(request.headers["content-type"], responses.get(request)),
     // Its response type is a narrower view of the same Node objects.
     fallback: fallback && ((request, response) => fallback(request, response as NodeResponse)),

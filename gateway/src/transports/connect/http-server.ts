@@ -27,6 +27,10 @@ export class DualProtocolServer {
     // Streams are long-lived: no idle cut-offs of our own.
     this.http1.requestTimeout = 0;
     this.http1.keepAliveTimeout = 65_000;
+    // http tracks connections (which closeIdleConnections needs) from its 'listening' event,
+    // which a server fed sockets by hand never sees; without it idle keep-alive clients hold a
+    // drain open until they time out themselves.
+    this.http1.emit("listening");
     this.http2 = http2.createServer({}, handler);
     this.http2.on("session", (session) => {
       this.sessions.add(session);
@@ -68,6 +72,8 @@ export class DualProtocolServer {
     await closed;
     clearTimeout(timer);
     clearInterval(reaper);
+    // Stops http's connection-checking timer (it reports "not running": it never listened itself).
+    this.http1.close(() => {});
   }
 
   private route(socket: net.Socket): void {

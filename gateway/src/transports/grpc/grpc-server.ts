@@ -1,4 +1,10 @@
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  type ServerInterceptor,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import type { Broker } from "../../core/broker.js";
 import { brokerGrpcService } from "./broker-service.js";
 import { addReflection } from "./reflection.js";
@@ -9,6 +15,12 @@ export interface GrpcServerOptions {
   readonly port: number;
   /** Room for the largest body plus the rest of the request. */
   readonly maxReceiveMessageBytes: number;
+  /** Observes every call (metrics, spans). */
+  readonly interceptors?: ServerInterceptor[];
+  /** Wraps each service's handlers (to run them in their call's trace context). */
+  readonly wrapHandlers?: (implementation: UntypedServiceImplementation) => UntypedServiceImplementation;
+  /** Served beside the broker (the gRPC health service). */
+  readonly extraServices?: readonly { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[];
 }
 
 /** A native gRPC (HTTP/2) server for the broker on @grpc/grpc-js. */
@@ -26,8 +38,13 @@ export class GrpcServer {
       "grpc.keepalive_time_ms": 30_000,
       "grpc.keepalive_timeout_ms": 10_000,
       "grpc.keepalive_permit_without_calls": 1,
+      interceptors: options.interceptors ?? [],
     });
-    this.server.addService(brokerServiceDefinition, brokerGrpcService(broker));
+    const wrap = options.wrapHandlers ?? ((implementation) => implementation);
+    this.server.addService(brokerServiceDefinition, wrap(brokerGrpcService(broker)));
+    for (const { definition, implementation } of options.extraServices ?? []) {
+      this.server.addService(definition, wrap(implementation));
+    }
     addReflection(this.server);
   }
 
