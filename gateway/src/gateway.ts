@@ -41,6 +41,9 @@ export class Gateway {
   ) {}
 
   static async start(config: GatewayConfig, engine: Engine = createEngine(config)): Promise<Gateway> {
+    // Open the ports only once storage answers: the fail-fast Redis client
+    // would otherwise refuse the first calls with UNAVAILABLE while it connects.
+    await engine.ready();
     const broker = new Broker(engine, {
       limits: { maxSubjectBytes: config.maxSubjectBytes, maxBodyBytes: config.maxBodyBytes },
       subscriptions: {
