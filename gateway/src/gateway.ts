@@ -11,6 +11,9 @@ import { GrpcServer } from "./transports/grpc/grpc-server.js";
 /** Room for the other request fields (subject, framing) beyond the largest body. */
 const REQUEST_OVERHEAD_BYTES = 64 * 1024;
 
+/** How long a draining gateway refuses calls with UNAVAILABLE before closing its ports. */
+const DRAIN_GRACE_MS = 250;
+
 export function createEngine(config: GatewayConfig): Engine {
   if (!config.redisUrl) {
     return new MemoryEngine({
@@ -66,6 +69,10 @@ export class Gateway {
    */
   async close(): Promise<void> {
     const brokerClosed = this.broker.close(this.shutdownTimeoutMs);
+    // The broker now answers UNAVAILABLE; keep the ports open a moment so
+    // clients racing the shutdown get that status instead of a refused
+    // HTTP/2 stream or a reset keep-alive connection.
+    await new Promise((resolve) => setTimeout(resolve, Math.min(DRAIN_GRACE_MS, this.shutdownTimeoutMs)));
     await Promise.all([this.grpc.close(this.shutdownTimeoutMs), this.http.close(this.shutdownTimeoutMs), brokerClosed]);
   }
 }

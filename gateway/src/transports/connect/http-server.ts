@@ -19,12 +19,16 @@ export class DualProtocolServer {
   private readonly listener: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.Http2Session>();
+  /** HTTP/1.1 connections and how many requests each has in flight. */
+  private readonly http1Sockets = new Map<net.Socket, number>();
+  private closing = false;
 
   constructor(handler: HttpHandler) {
     this.http1 = http.createServer(handler);
     // Streams are long-lived: no idle cut-offs of our own.
     this.http1.requestTimeout = 0;
     this.http1.keepAliveTimeout = 65_000;
+    this.http1.on("request", (request: IncomingMessage, response: ServerResponse) => this.track(request, response));
     this.http2 = http2.createServer({}, handler);
     this.http2.on("session", (session) => {
       this.sessions.add(session);
@@ -48,15 +52,28 @@ export class DualProtocolServer {
     const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
     // GOAWAY lets open streams finish; idle HTTP/1.1 keep-alives just close.
     for (const session of this.sessions) session.close();
-    // Keep-alive connections become idle as their requests end.
-    this.http1.closeIdleConnections();
-    const reaper = setInterval(() => this.http1.closeIdleConnections(), 50);
+    // Idle keep-alive connections close now, busy ones when their requests end.
+    // (http.Server's own closeIdleConnections does nothing here: that server
+    // never listens, so it does not track the connections handed to it.)
+    this.closing = true;
+    for (const [socket, inFlight] of this.http1Sockets) if (inFlight === 0) socket.destroy();
     const timer = setTimeout(() => {
       for (const socket of this.sockets) socket.destroy();
     }, timeoutMs);
     await closed;
     clearTimeout(timer);
-    clearInterval(reaper);
+  }
+
+  private track(request: IncomingMessage, response: ServerResponse): void {
+    const socket = request.socket;
+    this.http1Sockets.set(socket, (this.http1Sockets.get(socket) ?? 0) + 1);
+    response.once("close", () => {
+      const inFlight = this.http1Sockets.get(socket);
+      if (inFlight === undefined) return; // the connection is gone
+      this.http1Sockets.set(socket, inFlight - 1);
+      // end(), not destroy(): the response's last bytes may still be queued.
+      if (this.closing && inFlight === 1) socket.end();
+    });
   }
 
   private route(socket: net.Socket): void {
@@ -77,6 +94,8 @@ export class DualProtocolServer {
       if (isHttp2) {
         this.http2.emit("connection", socket);
       } else {
+        this.http1Sockets.set(socket, 0);
+        socket.once("close", () => this.http1Sockets.delete(socket));
         this.http1.emit("connection", socket);
         socket.resume();
       }
