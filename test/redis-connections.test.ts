@@ -59,6 +59,13 @@ describe("Redis connections per gateway process", () => {
           subscriptions[n] = await subscribeLive(client, `subject-${n % SUBJECTS}`);
         }),
       );
+      const perWorker = gateway.servingPids.map(
+        (pid) => acceptedConnections(pid, gateway.grpcPort) + acceptedConnections(pid, gateway.httpPort),
+      );
+      assert.ok(
+        perWorker.every((count) => count > 0),
+        `both workers serve streams: ${perWorker}`,
+      );
       assert.deepEqual(
         await clientsByName(inspector),
         expected,
