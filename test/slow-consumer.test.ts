@@ -159,6 +159,14 @@ describe("a subscriber that never reads while others receive 400 messages of 64 
           assert.ok(subscription.messages.length < MESSAGES);
           assertInOrderFromOne(subscription.messages, subscription.messages.length, label);
         }
+        if (scenario.outcome === "catches up") {
+          // Caught up, they are live again: the next message arrives as usual.
+          await publisher.publish({ subject, body: body(MESSAGES), expirationSeconds: 300 });
+          for (const subscription of slow) {
+            await subscription.waitFor(MESSAGES + 1, 5_000);
+            assertInOrderFromOne(subscription.messages, MESSAGES + 1, "a caught-up subscriber");
+          }
+        }
       } finally {
         for (const subscription of slow) subscription.close();
         for (const subscription of fast) subscription.close();
