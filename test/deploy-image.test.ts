@@ -7,8 +7,8 @@ import { promisify } from "node:util";
 import { loadConfig } from "../gateway/src/config.js";
 import { brokerClient } from "./support/clients.js";
 import { DEPLOY } from "./support/deploy.js";
+import { eventually, freePort, ROOT } from "./support/node-process.js";
 import { OtlpReceiver } from "./support/otlp-receiver.js";
-import { eventually, freePort, ROOT } from "./support/processes.js";
 import { bytes } from "./support/streams.js";
 
 /**

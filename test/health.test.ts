@@ -9,7 +9,7 @@ import { ServingStatus } from "../gateway/src/observability/grpc-health.js";
 import { brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
 import { grpcHealthCheck, grpcHealthWatch, httpStatus } from "./support/health-client.js";
-import { eventually, freePort } from "./support/processes.js";
+import { eventually, freePort } from "./support/node-process.js";
 import { bytes } from "./support/streams.js";
 
 describe("health of a gateway on a reachable Redis", () => {

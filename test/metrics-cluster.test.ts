@@ -6,7 +6,7 @@ import { Broker } from "../gateway/gen/broker/broker_pb.js";
 import { BROKER_METRICS, RPC_METRICS } from "../gateway/src/observability/metric-names.js";
 import { brokerClient } from "./support/clients.js";
 import { scrape, sumOf } from "./support/metrics.js";
-import { eventually, freePort, type RunningProcess, startNode } from "./support/processes.js";
+import { eventually, freePort, type RunningProcess, startNode } from "./support/node-process.js";
 import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { bytes } from "./support/streams.js";
 

@@ -11,7 +11,7 @@ import { type MetricsServer, registrySource, serveMetrics } from "../gateway/src
 import { brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
 import { parseMetrics, type Sample, scrape, sumOf } from "./support/metrics.js";
-import { eventually } from "./support/processes.js";
+import { eventually } from "./support/node-process.js";
 import { bytes, subscribeLive } from "./support/streams.js";
 
 const rpc = (method: string, transport: string, extra: Record<string, string> = {}) => ({

@@ -5,8 +5,8 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { tracingEnabled } from "../gateway/src/observability/tracing-env.js";
 import { type BrokerClient, brokerClient, type Route } from "./support/clients.js";
+import { eventually, freePort, ROOT, type RunningProcess, startNode } from "./support/node-process.js";
 import { OtlpReceiver, type ReceivedSpan } from "./support/otlp-receiver.js";
-import { eventually, freePort, ROOT, type RunningProcess, startNode } from "./support/processes.js";
 import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { bytes } from "./support/streams.js";
 

@@ -25,6 +25,9 @@ import { GrpcServer } from "./transports/grpc/grpc-server.js";
 /** Room for the other request fields (subject, framing) beyond the largest body. */
 const REQUEST_OVERHEAD_BYTES = 64 * 1024;
 
+/** How long a draining gateway refuses calls with UNAVAILABLE before closing its ports. */
+const DRAIN_GRACE_MS = 250;
+
 export function createEngine(config: GatewayConfig, instrument?: RedisEngineOptions["instrument"]): Engine {
   if (!config.redisUrl) {
     return new MemoryEngine({
@@ -79,6 +82,9 @@ export class Gateway {
     const metrics = observability.metrics ?? new GatewayMetrics();
     const engine = storage ?? createEngine(config, metrics.instrumentRedis);
     const telemetry = new RpcTelemetry(metrics, observability.tracing ?? tracingEnabled());
+    // Open the ports only once storage answers: the fail-fast Redis client
+    // would otherwise refuse the first calls with UNAVAILABLE while it connects.
+    await engine.ready();
     const broker = new Broker(engine, {
       observer: metrics.brokerObserver,
       limits: { maxSubjectBytes: config.maxSubjectBytes, maxBodyBytes: config.maxBodyBytes },
@@ -147,6 +153,10 @@ export class Gateway {
     this.health.startDrain();
     if (this.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.drainDelayMs));
     const brokerClosed = this.broker.close(this.shutdownTimeoutMs);
+    // The broker now answers UNAVAILABLE; keep the ports open a moment so
+    // clients racing the shutdown get that status instead of a refused
+    // HTTP/2 stream or a reset keep-alive connection.
+    await new Promise((resolve) => setTimeout(resolve, Math.min(DRAIN_GRACE_MS, this.shutdownTimeoutMs)));
     await Promise.all([this.grpc.close(this.shutdownTimeoutMs), this.http.close(this.shutdownTimeoutMs), brokerClosed]);
   }
 }

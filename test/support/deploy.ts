@@ -3,7 +3,7 @@ import path from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { ArchiverMetrics } from "../../gateway/src/observability/archiver-metrics.js";
 import { GatewayMetrics } from "../../gateway/src/observability/gateway-metrics.js";
-import { ROOT } from "./processes.js";
+import { ROOT } from "./node-process.js";
 
 export const DEPLOY = path.join(ROOT, "deploy");
 

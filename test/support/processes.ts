@@ -1,80 +1,181 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** A loopback port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** A loopback port that was free a moment ago (bound to 0 and released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
-export interface RunningProcess {
-  readonly child: ChildProcess;
-  /** Everything written to stdout so far. */
-  stdout(): string;
-  stderr(): string;
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. */
-  stop(graceMs?: number): Promise<number | null>;
+export interface LogLine {
+  readonly level: string;
+  readonly msg: string;
+  readonly pid: number;
+  readonly [field: string]: unknown;
 }
 
-/** Starts `node --import tsx [...imports] script` from the repository root. */
-export function startNode(
-  script: string,
-  env: Record<string, string>,
-  imports: readonly string[] = [],
-): RunningProcess {
-  const args = ["--import", "tsx", ...imports.flatMap((file) => ["--import", file]), script];
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    out += chunk.toString("utf8");
-  });
-  child.stderr?.on("data", (chunk: Buffer) => {
-    err += chunk.toString("utf8");
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    async stop(graceMs = 10_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
-}
+/**
+ * A gateway started as its own process (gateway/src/main.ts through tsx's
+ * loader, so the pid is the gateway itself and signals reach it directly).
+ */
+export class GatewayProcess {
+  readonly logs: LogLine[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly child: ChildProcess;
+  private waiters: (() => void)[] = [];
 
-/** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. */
-export async function eventually<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  constructor(env: Record<string, string>) {
+    this.child = spawn(process.execPath, ["--import", "tsx", "gateway/src/main.ts"], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let pending = "";
+    this.child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        try {
+          this.logs.push(JSON.parse(line) as LogLine);
+        } catch {
+          this.stderr.push(`unparsed stdout: ${line}`);
+        }
+      }
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    this.child.stderr?.setEncoding("utf8").on("data", (chunk: string) => this.stderr.push(chunk));
+    this.exited = new Promise((resolve) => {
+      this.child.once("exit", (code, signal) => {
+        for (const wake of this.waiters.splice(0)) wake();
+        resolve({ code, signal });
+      });
+    });
   }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
+  get hasExited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  /** Waits until `count` log lines with this message were printed; returns them. */
+  async waitForLog(msg: string, count = 1, timeoutMs = 20_000): Promise<LogLine[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.logs.filter((line) => line.msg === msg);
+      if (found.length >= count) return found;
+      if (this.hasExited || Date.now() > deadline) {
+        throw new Error(
+          `gateway did not log '${msg}' ${count} time(s); logs: ${JSON.stringify(this.logs)} stderr: ${this.stderr.join("")}`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 100);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (!this.hasExited) this.child.kill(signal);
+  }
+
+  /** Cleanup: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+  async stop(graceMs = 5_000): Promise<void> {
+    if (this.hasExited) return;
+    this.signal("SIGTERM");
+    const timer = setTimeout(() => this.signal("SIGKILL"), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+export interface StartedGateway {
+  readonly process: GatewayProcess;
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  /** Pids of the processes serving (the workers, or the process itself). */
+  readonly servingPids: number[];
+}
+
+/** Spawns a gateway on free ports and waits until every worker listens. */
+export async function spawnGateway(env: Record<string, string>, workers = 1): Promise<StartedGateway> {
+  const grpcPort = await freePort();
+  const httpPort = await freePort();
+  const child = new GatewayProcess({
+    GRPC_PORT: String(grpcPort),
+    HTTP_PORT: String(httpPort),
+    WORKERS: String(workers),
+    // Any free port: several gateways (and other tests) run at once.
+    METRICS_PORT: "0",
+    ...env,
+  });
+  try {
+    const listening = await child.waitForLog("gateway listening", workers);
+    for (const line of listening) {
+      if (line.grpcPort !== grpcPort || line.httpPort !== httpPort) {
+        throw new Error(`worker ${line.pid} listens on unexpected ports: ${JSON.stringify(line)}`);
+      }
+    }
+    return { process: child, grpcPort, httpPort, servingPids: listening.map((line) => line.pid) };
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+}
+
+/** Resident memory of a process in bytes, from /proc. */
+export function residentBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/**
+ * Established TCP connections a process holds whose local port is `localPort`
+ * (e.g. clients accepted on a listening port), from /proc.
+ */
+export function acceptedConnections(pid: number, localPort: number): number {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (match?.[1]) inodes.add(match[1]);
+    } catch {
+      // The descriptor closed while we looked.
+    }
+  }
+  let count = 0;
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      const local = cols[1];
+      const state = cols[3];
+      const inode = cols[9];
+      if (!local || !inode || state !== "01") continue; // 01: ESTABLISHED
+      const port = Number.parseInt(local.split(":")[1] ?? "", 16);
+      if (port === localPort && inodes.has(inode)) count += 1;
+    }
+  }
+  return count;
 }

@@ -24,6 +24,11 @@ export function connectHandler(broker: Broker, options: ConnectHandlerOptions): 
     routes: brokerRoutes(broker),
     readMaxBytes: options.maxReceiveMessageBytes,
     interceptors: options.interceptors ?? [],
+    // No compression: Subscribe sends its headers early (early-headers.ts),
+    // before connect-node would add the negotiated content-encoding header, so
+    // a compressed stream message (any over 1 KiB) reached clients that could
+    // not know how to decompress it. Bodies are opaque and often compressed.
+    acceptCompression: [],
     contextValues: (request) => earlyHeadersContext(request.headers["content-type"], responses.get(request)),
     // Its response type is a narrower view of the same Node objects.
     fallback: fallback && ((request, response) => fallback(request, response as NodeResponse)),
