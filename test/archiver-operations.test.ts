@@ -89,6 +89,26 @@ describe("the archiver process's operations support", () => {
     assert.equal(sumOf(samples, LAG), 0);
   });
 
+  it("counts each row in one archiver's metrics when two share the work, and both read lag 0 once caught up", async () => {
+    const database = await createDatabase();
+    cleanups.push(database.drop);
+    const archivers = [await spawnArchiver(database.url), await spawnArchiver(database.url)];
+    const subjects = ["s1", "s2", "s3", "s4"];
+    const perSubject = 60;
+    await Promise.all(subjects.map((subject) => publish(engine, subject, perSubject)));
+    const total = subjects.length * perSubject;
+    const rowsOf = (samples: Sample[][]) => samples.reduce((sum, s) => sum + sumOf(s, ROWS), 0);
+    const samples = await eventually(
+      async () => {
+        const s = await Promise.all(archivers.map((a) => scrape(a.metricsPort)));
+        return rowsOf(s) >= total && s.every((one) => sumOf(one, LAG) === 0) ? s : undefined;
+      },
+      20_000,
+      "for every row archived and both lags at 0",
+    );
+    assert.equal(rowsOf(samples), total, "the two counters add up to the rows archived, none twice");
+  });
+
   it("reports a growing lag while PostgreSQL is down mid-run, and 0 again once it has caught up", async () => {
     const postgres = await PrivatePostgres.start();
     cleanups.push(() => postgres.destroy());

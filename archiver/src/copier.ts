@@ -9,6 +9,14 @@ import {
   parseEntryId,
 } from "../../gateway/src/engines/redis/stream-entry.js";
 import type { ArchiverMetrics } from "../../gateway/src/observability/archiver-metrics.js";
+import {
+  advanceWatermarks,
+  ensureWatermarks,
+  insertGaps,
+  insertRows,
+  lockWatermarks,
+  readWatermarks,
+} from "./archive-sql.js";
 import type { BatchTracer } from "./batch-tracer.js";
 import type { HotWindow } from "./hot-window.js";
 
@@ -171,19 +179,10 @@ export class Copier {
   private async track(subjects: readonly string[]): Promise<void> {
     const fresh = subjects.filter((subject) => !this.watermarks.has(subject));
     if (fresh.length === 0) return;
-    // Outside any transaction: ON CONFLICT DO NOTHING on a committed row takes no lock.
-    await this.pool.query(
-      "INSERT INTO broker_archive_progress (subject) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
-      [fresh],
-    );
-    const { rows } = await this.pool.query<{ subject: string; archived_through: string }>(
-      "SELECT subject, archived_through FROM broker_archive_progress WHERE subject = ANY($1::text[])",
-      [fresh],
-    );
-    for (const row of rows) {
-      const through = Number(row.archived_through);
-      this.watermarks.set(row.subject, through);
-      this.hotWindow.restored(row.subject, through);
+    await ensureWatermarks(this.pool, fresh);
+    for (const { subject, after } of await readWatermarks(this.pool, fresh)) {
+      this.watermarks.set(subject, after);
+      this.hotWindow.restored(subject, after);
     }
   }
 
@@ -239,12 +238,7 @@ export class Copier {
     let broken: Error | undefined;
     try {
       await client.query("BEGIN");
-      const locked = await client.query<{ subject: string; archived_through: string }>(
-        `SELECT subject, archived_through FROM broker_archive_progress
-         WHERE subject = ANY($1::text[]) ORDER BY subject FOR UPDATE SKIP LOCKED`,
-        [[...counts.keys()]],
-      );
-      const from = locked.rows.map((row) => ({ subject: row.subject, after: Number(row.archived_through) }));
+      const from = await lockWatermarks(client, [...counts.keys()]);
       const entries = await this.entriesAfter(from, counts, prefetched);
       const now = Date.now();
       const rows: StoredMessage[] = [];
@@ -266,40 +260,18 @@ export class Copier {
         advanced.push({ subject, through: last.id, publishedAt: last.publishedAt });
       });
       const inserted = await insertRows(client, rows);
-      if (gaps.length > 0) {
-        await client.query(
-          `INSERT INTO broker_archive_gaps (subject, from_id, to_id, detected_at)
-           SELECT s, f, t, $4 FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS g(s, f, t)
-           ON CONFLICT DO NOTHING`,
-          [gaps.map((g) => g.subject), gaps.map((g) => g.from), gaps.map((g) => g.to), now],
-        );
-      }
-      if (advanced.length > 0) {
-        await client.query(
-          `UPDATE broker_archive_progress p SET archived_through = u.through
-           FROM unnest($1::text[], $2::bigint[]) AS u(subject, through) WHERE p.subject = u.subject`,
-          [advanced.map((a) => a.subject), advanced.map((a) => a.through)],
-        );
-      }
+      await insertGaps(client, gaps, now);
+      await advanceWatermarks(client, advanced);
       // Subjects another archiver holds: their hints follow its commits (a plain
       // read, no lock), so this archiver's lag does not count its rows as pending.
       const lockedSubjects = new Set(from.map((f) => f.subject));
       const heldElsewhere = [...counts.keys()].filter((subject) => !lockedSubjects.has(subject));
-      const elsewhere =
-        heldElsewhere.length === 0
-          ? []
-          : (
-              await client.query<{ subject: string; archived_through: string }>(
-                "SELECT subject, archived_through FROM broker_archive_progress WHERE subject = ANY($1::text[])",
-                [heldElsewhere],
-              )
-            ).rows;
+      const elsewhere = heldElsewhere.length === 0 ? [] : await readWatermarks(client, heldElsewhere);
       await client.query("COMMIT");
       // Only after the commit: the hints, the stats and (through the hot window) trimming.
       for (const { subject, after } of from) this.watermarks.set(subject, after);
-      for (const row of elsewhere) {
-        const through = Number(row.archived_through);
-        if (through > (this.watermarks.get(row.subject) ?? 0)) this.watermarks.set(row.subject, through);
+      for (const { subject, after } of elsewhere) {
+        if (after > (this.watermarks.get(subject) ?? 0)) this.watermarks.set(subject, after);
       }
       for (const a of advanced) {
         this.watermarks.set(a.subject, a.through);
@@ -356,25 +328,4 @@ function publishedAtOf(fields: readonly Buffer[]): number {
     if ((fields[i] as Buffer).toString() === FIELD_PUBLISHED_AT) return Number((fields[i + 1] as Buffer).toString());
   }
   return 0;
-}
-
-/**
- * One multi-row INSERT from arrays (unnest): a single statement and round trip
- * per batch, bodies as bytea exactly as stored in Redis.
- */
-async function insertRows(client: pg.PoolClient, rows: readonly StoredMessage[]): Promise<number> {
-  if (rows.length === 0) return 0;
-  const result = await client.query(
-    `INSERT INTO broker_messages (subject, id, body, published_at, expires_at)
-     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::bigint[], $5::bigint[])
-     ON CONFLICT DO NOTHING`,
-    [
-      rows.map((row) => row.subject),
-      rows.map((row) => row.id),
-      rows.map((row) => row.body),
-      rows.map((row) => row.publishedAt),
-      rows.map((row) => row.expiresAt),
-    ],
-  );
-  return result.rowCount ?? 0;
 }
