@@ -1,6 +1,8 @@
 import { Redis } from "ioredis";
 import pg from "pg";
 import { LAST_ID_SCRIPT } from "../../gateway/src/engines/redis/scripts.js";
+import type { ArchiverMetrics } from "../../gateway/src/observability/archiver-metrics.js";
+import { BatchTracer } from "./batch-tracer.js";
 import type { ArchiverConfig } from "./config.js";
 import { Copier, type CopyStats } from "./copier.js";
 import { HotWindow } from "./hot-window.js";
@@ -32,9 +34,14 @@ export class Archiver {
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
 
+  /**
+   * `metrics`: where batches are counted (main.ts serves them on METRICS_PORT).
+   * `tracing`: one span per batch (main.ts passes tracingEnabled()).
+   */
   constructor(
     private readonly config: ArchiverConfig,
     private readonly log: Log = () => {},
+    options: { metrics?: ArchiverMetrics; tracing?: boolean } = {},
   ) {
     this.redis = new Redis(config.redisUrl, {
       protocol: 2,
@@ -55,8 +62,21 @@ export class Archiver {
     this.pool.on("error", () => {});
     this.discovery = new SubjectDiscovery(this.redis, config.keyPrefix, config.discoveryIntervalMs);
     this.hotWindow = new HotWindow(this.redis, config);
-    this.copier = new Copier(this.redis, this.pool, this.hotWindow, config);
+    this.copier = new Copier(
+      this.redis,
+      this.pool,
+      this.hotWindow,
+      config,
+      undefined,
+      options.metrics,
+      options.tracing ? new BatchTracer() : undefined,
+    );
     this.stats = this.copier.stats;
+  }
+
+  /** Age in seconds of the oldest message not yet archived (0 when caught up); see Copier.lagSeconds. */
+  lagSeconds(now = Date.now()): number {
+    return this.copier.lagSeconds(now);
   }
 
   start(): void {
@@ -101,6 +121,12 @@ export class Archiver {
         failures += 1;
         const delay = Math.min(100 * 2 ** Math.min(failures, 16), this.config.maxBackoffMs);
         this.log("warn", "archiver pass failed; retrying", { error: String(err), failures, retryInMs: delay });
+        // The lag must show the backlog growing while PostgreSQL is down, even
+        // when the pass failed before it looked (Redis down too: keep the last look).
+        await this.discovery
+          .current()
+          .then((subjects) => this.copier.measureLag(subjects))
+          .catch(() => {});
         await this.sleep(delay);
       }
     }

@@ -23,6 +23,9 @@ export interface ArchiverConfig {
   readonly maxBackoffMs: number;
   /** How often a stats line is logged (0: never, except at exit). */
   readonly statsIntervalMs: number;
+  /** Port and address of the Prometheus /metrics endpoint (same variables as the gateway's). */
+  readonly metricsPort: number;
+  readonly metricsHost: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -57,5 +60,7 @@ export function loadArchiverConfig(env: Env = process.env): ArchiverConfig {
     retentionBatch: integer(env, "ARCHIVE_RETENTION_BATCH", 5_000, 1),
     maxBackoffMs: integer(env, "ARCHIVE_MAX_BACKOFF_MS", 5_000, 1),
     statsIntervalMs: integer(env, "ARCHIVE_STATS_INTERVAL_MS", 60_000, 0),
+    metricsPort: integer(env, "METRICS_PORT", 9464, 0),
+    metricsHost: env.HOST || "0.0.0.0",
   };
 }

@@ -2,7 +2,22 @@ import type { Redis } from "ioredis";
 import type pg from "pg";
 import type { StoredMessage } from "../../gateway/src/core/message.js";
 import { FIRE_AND_FORGET } from "../../gateway/src/core/message.js";
-import { decodeEntry, entryId, parseEntryId } from "../../gateway/src/engines/redis/stream-entry.js";
+import {
+  decodeEntry,
+  entryId,
+  FIELD_PUBLISHED_AT,
+  parseEntryId,
+} from "../../gateway/src/engines/redis/stream-entry.js";
+import type { ArchiverMetrics } from "../../gateway/src/observability/archiver-metrics.js";
+import {
+  advanceWatermarks,
+  ensureWatermarks,
+  insertGaps,
+  insertRows,
+  lockWatermarks,
+  readWatermarks,
+} from "./archive-sql.js";
+import type { BatchTracer } from "./batch-tracer.js";
 import type { HotWindow } from "./hot-window.js";
 
 export interface CopierOptions {
@@ -62,6 +77,12 @@ interface Planned {
 export class Copier {
   /** Per subject, the last watermark seen: a hint for planning, re-read under lock. */
   private readonly watermarks = new Map<string, number>();
+  /**
+   * publishedAt of the oldest entry after the watermarks, as last looked at
+   * (undefined: none, caught up). Only a successful look replaces it, so
+   * while Redis or PostgreSQL fails the lag computed from it keeps growing.
+   */
+  private oldestPendingAt: number | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -69,7 +90,29 @@ export class Copier {
     private readonly hotWindow: HotWindow,
     private readonly options: CopierOptions,
     readonly stats: CopyStats = emptyStats(),
+    private readonly metrics?: ArchiverMetrics,
+    private readonly tracer?: BatchTracer,
   ) {}
+
+  /**
+   * Age in seconds of the oldest message not yet archived, from the last
+   * look (each pass looks once, at its start): 0 when that look found
+   * nothing after the watermarks.
+   */
+  lagSeconds(now = Date.now()): number {
+    return this.oldestPendingAt === undefined ? 0 : Math.max(0, now - this.oldestPendingAt) / 1000;
+  }
+
+  /**
+   * Looks at the backlog without copying, for when a pass failed before its
+   * own look (PostgreSQL down at start, or while tracking a new subject).
+   * Subjects whose watermark was never read from PostgreSQL count from their
+   * first entry in Redis: without PostgreSQL the archiver cannot tell what is
+   * archived, and overstating the lag then is the honest side to err on.
+   */
+  async measureLag(subjects: readonly string[]): Promise<void> {
+    await this.withNewEntries(subjects);
+  }
 
   /** One pass over the subjects; returns the number of entries it read. */
   async pass(subjects: readonly string[]): Promise<number> {
@@ -108,7 +151,11 @@ export class Copier {
       const current = ahead as Promise<Prefetched>;
       const next = batches[i + 1];
       ahead = next ? this.readAhead(next) : undefined;
-      read += await this.copyBatch(batches[i] as Planned[], await current);
+      const plan = batches[i] as Planned[];
+      const prefetched = await current;
+      read += this.tracer
+        ? await this.tracer.batch(plan.length, () => this.copyBatch(plan, prefetched))
+        : await this.copyBatch(plan, prefetched);
     }
     return read;
   }
@@ -132,19 +179,10 @@ export class Copier {
   private async track(subjects: readonly string[]): Promise<void> {
     const fresh = subjects.filter((subject) => !this.watermarks.has(subject));
     if (fresh.length === 0) return;
-    // Outside any transaction: ON CONFLICT DO NOTHING on a committed row takes no lock.
-    await this.pool.query(
-      "INSERT INTO broker_archive_progress (subject) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
-      [fresh],
-    );
-    const { rows } = await this.pool.query<{ subject: string; archived_through: string }>(
-      "SELECT subject, archived_through FROM broker_archive_progress WHERE subject = ANY($1::text[])",
-      [fresh],
-    );
-    for (const row of rows) {
-      const through = Number(row.archived_through);
-      this.watermarks.set(row.subject, through);
-      this.hotWindow.restored(row.subject, through);
+    await ensureWatermarks(this.pool, fresh);
+    for (const { subject, after } of await readWatermarks(this.pool, fresh)) {
+      this.watermarks.set(subject, after);
+      this.hotWindow.restored(subject, after);
     }
   }
 
@@ -152,9 +190,12 @@ export class Copier {
    * The subjects with entries after their last seen watermark: one XREAD
    * COUNT 1 per 1000 subjects, which costs an idle subject only a key lookup
    * (its last id, through XINFO, would copy its first and last bodies).
+   * The one entry read per subject is the oldest not yet archived there, so
+   * the lag costs only reading its publishedAt field.
    */
   private async withNewEntries(subjects: readonly string[]): Promise<string[]> {
     const active: string[] = [];
+    let oldest = Number.POSITIVE_INFINITY;
     for (let start = 0; start < subjects.length; start += 1000) {
       const chunk = subjects.slice(start, start + 1000);
       const reply = (await this.redis.xreadBuffer(
@@ -163,9 +204,15 @@ export class Copier {
         "STREAMS",
         ...chunk.map((subject) => this.options.keyPrefix + subject),
         ...chunk.map((subject) => entryId(this.watermarks.get(subject) ?? 0)),
-      )) as [key: Buffer, entries: unknown[]][] | null;
-      for (const [key] of reply ?? []) active.push(key.toString("utf8").slice(this.options.keyPrefix.length));
+      )) as [key: Buffer, entries: XRangeReply][] | null;
+      for (const [key, entries] of reply ?? []) {
+        active.push(key.toString("utf8").slice(this.options.keyPrefix.length));
+        const fields = entries[0]?.[1];
+        const publishedAt = fields ? publishedAtOf(fields) : 0;
+        if (publishedAt > 0) oldest = Math.min(oldest, publishedAt);
+      }
     }
+    this.oldestPendingAt = Number.isFinite(oldest) ? oldest : undefined;
     return active;
   }
 
@@ -191,12 +238,7 @@ export class Copier {
     let broken: Error | undefined;
     try {
       await client.query("BEGIN");
-      const locked = await client.query<{ subject: string; archived_through: string }>(
-        `SELECT subject, archived_through FROM broker_archive_progress
-         WHERE subject = ANY($1::text[]) ORDER BY subject FOR UPDATE SKIP LOCKED`,
-        [[...counts.keys()]],
-      );
-      const from = locked.rows.map((row) => ({ subject: row.subject, after: Number(row.archived_through) }));
+      const from = await lockWatermarks(client, [...counts.keys()]);
       const entries = await this.entriesAfter(from, counts, prefetched);
       const now = Date.now();
       const rows: StoredMessage[] = [];
@@ -218,24 +260,19 @@ export class Copier {
         advanced.push({ subject, through: last.id, publishedAt: last.publishedAt });
       });
       const inserted = await insertRows(client, rows);
-      if (gaps.length > 0) {
-        await client.query(
-          `INSERT INTO broker_archive_gaps (subject, from_id, to_id, detected_at)
-           SELECT s, f, t, $4 FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS g(s, f, t)
-           ON CONFLICT DO NOTHING`,
-          [gaps.map((g) => g.subject), gaps.map((g) => g.from), gaps.map((g) => g.to), now],
-        );
-      }
-      if (advanced.length > 0) {
-        await client.query(
-          `UPDATE broker_archive_progress p SET archived_through = u.through
-           FROM unnest($1::text[], $2::bigint[]) AS u(subject, through) WHERE p.subject = u.subject`,
-          [advanced.map((a) => a.subject), advanced.map((a) => a.through)],
-        );
-      }
+      await insertGaps(client, gaps, now);
+      await advanceWatermarks(client, advanced);
+      // Subjects another archiver holds: their hints follow its commits (a plain
+      // read, no lock), so this archiver's lag does not count its rows as pending.
+      const lockedSubjects = new Set(from.map((f) => f.subject));
+      const heldElsewhere = [...counts.keys()].filter((subject) => !lockedSubjects.has(subject));
+      const elsewhere = heldElsewhere.length === 0 ? [] : await readWatermarks(client, heldElsewhere);
       await client.query("COMMIT");
       // Only after the commit: the hints, the stats and (through the hot window) trimming.
       for (const { subject, after } of from) this.watermarks.set(subject, after);
+      for (const { subject, after } of elsewhere) {
+        if (after > (this.watermarks.get(subject) ?? 0)) this.watermarks.set(subject, after);
+      }
       for (const a of advanced) {
         this.watermarks.set(a.subject, a.through);
         this.hotWindow.committed(a.subject, a.through, a.publishedAt);
@@ -245,6 +282,8 @@ export class Copier {
       this.stats.skipped += skipped;
       this.stats.lost += gaps.reduce((sum, g) => sum + (g.to - g.from + 1), 0);
       this.stats.transactions += 1;
+      this.metrics?.batchRows.observe(inserted);
+      this.metrics?.rowsArchived.inc(inserted);
       const newest = Math.max(0, ...advanced.map((a) => a.publishedAt));
       if (newest > 0) this.stats.lagMs = Date.now() - newest;
       return read;
@@ -283,23 +322,10 @@ export class Copier {
   }
 }
 
-/**
- * One multi-row INSERT from arrays (unnest): a single statement and round trip
- * per batch, bodies as bytea exactly as stored in Redis.
- */
-async function insertRows(client: pg.PoolClient, rows: readonly StoredMessage[]): Promise<number> {
-  if (rows.length === 0) return 0;
-  const result = await client.query(
-    `INSERT INTO broker_messages (subject, id, body, published_at, expires_at)
-     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::bigint[], $5::bigint[])
-     ON CONFLICT DO NOTHING`,
-    [
-      rows.map((row) => row.subject),
-      rows.map((row) => row.id),
-      rows.map((row) => row.body),
-      rows.map((row) => row.publishedAt),
-      rows.map((row) => row.expiresAt),
-    ],
-  );
-  return result.rowCount ?? 0;
+/** An entry's publishedAt field alone (the body is not decoded); 0 if it has none. */
+function publishedAtOf(fields: readonly Buffer[]): number {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if ((fields[i] as Buffer).toString() === FIELD_PUBLISHED_AT) return Number((fields[i + 1] as Buffer).toString());
+  }
+  return 0;
 }

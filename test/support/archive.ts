@@ -147,7 +147,15 @@ export class ArchiverProcess {
 
   constructor(env: Record<string, string>) {
     this.child = spawn(process.execPath, ["--import", "tsx", "archiver/src/main.ts"], {
-      env: { ...process.env, ARCHIVE_STATS_INTERVAL_MS: "100", ARCHIVE_IDLE_MS: "20", ...env },
+      // METRICS_PORT 0: any free port, so archivers running side by side do not collide on 9464.
+      env: {
+        ...process.env,
+        ARCHIVE_STATS_INTERVAL_MS: "100",
+        ARCHIVE_IDLE_MS: "20",
+        METRICS_PORT: "0",
+        HOST: "127.0.0.1",
+        ...env,
+      },
       stdio: ["ignore", "pipe", "inherit"],
     });
     let buffered = "";
