@@ -9,8 +9,8 @@ import { ARCHIVER_METRICS } from "../gateway/src/observability/metric-names.js";
 import { ArchiverProcess, createDatabase, eventually, freePort, PrivatePostgres, query } from "./support/archive.js";
 import { DEPLOY, promqlMetricNames, readYaml } from "./support/deploy.js";
 import { familyNames, parseMetrics, type Sample, sumOf } from "./support/metrics.js";
+import { eventually as eventuallyDefined, type RunningProcess, startNode } from "./support/node-process.js";
 import { OtlpReceiver } from "./support/otlp-receiver.js";
-import { eventually as eventuallyDefined, type RunningProcess, startNode } from "./support/processes.js";
 import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { sleep } from "./support/streams.js";
 
