@@ -3,6 +3,8 @@ import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type BrokerClient, brokerClient } from "./support/clients.js";
 import { ENGINES, startGateway } from "./support/gateway.js";
+import { spawnGateway } from "./support/processes.js";
+import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { bytes, sleep, text } from "./support/streams.js";
 
 const unknownId = (err: unknown) => err instanceof ConnectError && /unknown id/.test(err.rawMessage);
@@ -58,32 +60,38 @@ for (const engine of ENGINES) {
   });
 }
 
-describe("idempotent publish across two gateways on one Redis", () => {
+describe("idempotent publish across two gateway processes on one Redis", () => {
   it("publishes once when the same retries race through both", async () => {
-    const one = await startGateway("redis");
-    const two = await startGateway("redis", { redisKeyPrefix: one.config.redisKeyPrefix });
+    const prefix = uniquePrefix("idempotent-race");
+    const env = { REDIS_URL, REDIS_KEY_PREFIX: prefix };
+    const one = await spawnGateway(env);
     try {
-      const clients = [brokerClient(one.gateway, "grpc"), brokerClient(two.gateway, "connect")];
-      const subject = "race";
-      for (let round = 0; round < 20; round++) {
-        const idempotencyKey = `key-${round}`;
-        const replies = await Promise.all(
-          Array.from({ length: 8 }, (_, i) =>
-            (clients[i % 2] as BrokerClient).publish({
-              subject,
-              body: bytes(`r${round}`),
-              expirationSeconds: 60,
-              idempotencyKey,
-            }),
-          ),
-        );
-        assert.equal(new Set(replies.map((r) => r.id)).size, 1, `round ${round}: one id for all retries`);
-        assert.equal(replies[0]?.id, BigInt(round + 1));
+      const two = await spawnGateway(env);
+      try {
+        const clients = [brokerClient(one, "grpc"), brokerClient(two, "connect")];
+        const subject = "race";
+        for (let round = 0; round < 20; round++) {
+          const idempotencyKey = `key-${round}`;
+          const replies = await Promise.all(
+            Array.from({ length: 8 }, (_, i) =>
+              (clients[i % 2] as BrokerClient).publish({
+                subject,
+                body: bytes(`r${round}`),
+                expirationSeconds: 60,
+                idempotencyKey,
+              }),
+            ),
+          );
+          assert.equal(new Set(replies.map((r) => r.id)).size, 1, `round ${round}: one id for all retries`);
+          assert.equal(replies[0]?.id, BigInt(round + 1));
+        }
+        await assert.rejects(clients[0]?.fetch({ subject, id: 21n }) ?? Promise.resolve(), unknownId);
+      } finally {
+        await two.process.stop();
       }
-      await assert.rejects(clients[0]?.fetch({ subject, id: 21n }) ?? Promise.resolve(), unknownId);
     } finally {
-      await two.gateway.close();
-      await one.stop();
+      await one.process.stop();
+      await deleteKeys(REDIS_URL, prefix);
     }
   });
 });
