@@ -9,6 +9,7 @@ export type BrokerErrorCode =
   | "out_of_range"
   | "resource_exhausted"
   | "unavailable"
+  | "data_loss"
   | "internal";
 
 export class BrokerError extends Error {
@@ -37,3 +38,5 @@ export function asStorageError(err: unknown): BrokerError {
 }
 
 export const outOfRange = (message: string): BrokerError => new BrokerError("out_of_range", message);
+
+export const dataLoss = (message: string): BrokerError => new BrokerError("data_loss", message);

@@ -1,4 +1,5 @@
 import type { Engine } from "../engines/engine.js";
+import { dataLoss } from "./errors.js";
 import type { StoredMessage } from "./message.js";
 import { type BrokerObserver, NO_OBSERVER } from "./observer.js";
 import { type CatchUpSource, type GapPolicy, Subscription, type SubscriptionOptions } from "./subscription.js";
@@ -21,7 +22,10 @@ export class Fanout implements CatchUpSource {
     private readonly options: SubscriptionOptions,
     private readonly observer: BrokerObserver = NO_OBSERVER,
   ) {
-    engine.setListener((subject, messages) => this.deliver(subject, messages));
+    engine.setListener({
+      messages: (subject, messages) => this.deliver(subject, messages),
+      lost: (subject, lastId) => this.lost(subject, lastId),
+    });
   }
 
   /**
@@ -85,6 +89,22 @@ export class Fanout implements CatchUpSource {
     if (!state || !last) return;
     if (last.id > state.cursor) state.cursor = last.id;
     for (const subscription of state.subscriptions) subscription.offer(messages);
+  }
+
+  /**
+   * Storage lost the subject's messages after `lastId`, which these
+   * subscriptions may already have received: new messages could reuse those
+   * ids, so the streams end (DATA_LOSS) and clients resubscribe knowingly.
+   */
+  private lost(subject: string, lastId: number): void {
+    const state = this.subjects.get(subject);
+    if (!state) return;
+    state.cursor = lastId;
+    const error = dataLoss(
+      `storage lost messages of subject '${subject}' after id ${lastId} (Redis restarted without persistence or was flushed); ` +
+        "ids after it may be reused: resubscribe",
+    );
+    for (const subscription of [...state.subscriptions]) subscription.fail(error);
   }
 
   private remove(subscription: Subscription): void {

@@ -19,8 +19,17 @@ export interface ReadAfterResult {
   readonly gap: boolean;
 }
 
-/** Called by an engine with newly stored messages of a followed subject, in id order. */
-export type MessageListener = (subject: string, messages: StoredMessage[]) => void;
+/** What an engine tells about the subjects it follows. */
+export interface FeedListener {
+  /** Newly stored messages of a followed subject, in id order. */
+  messages(subject: string, messages: StoredMessage[]): void;
+  /**
+   * Storage lost a followed subject's messages (Redis restarted without
+   * persistence, FLUSHALL): its last id fell below what was delivered, so
+   * ids after `lastId` may be assigned again to new messages.
+   */
+  lost(subject: string, lastId: number): void;
+}
 
 /**
  * A storage engine: where messages live and how new ones are noticed.
@@ -58,7 +67,7 @@ export interface Engine {
    */
   follow(subject: string, afterId: number): void;
   unfollow(subject: string): void;
-  setListener(listener: MessageListener): void;
+  setListener(listener: FeedListener): void;
   /** Resolves once storage is reachable (or rejects after a bounded wait). */
   ready(): Promise<void>;
   /** Whether storage is reachable right now (readiness probes); absent means always. */

@@ -12,6 +12,7 @@ const CODES: Record<BrokerErrorCode, Code> = {
   out_of_range: Code.OutOfRange,
   resource_exhausted: Code.ResourceExhausted,
   unavailable: Code.Unavailable,
+  data_loss: Code.DataLoss,
   internal: Code.Internal,
 };
 

@@ -1,5 +1,5 @@
 import type { StoredMessage } from "../../core/message.js";
-import type { BatchItem, Engine, MessageListener, ReadAfterResult } from "../engine.js";
+import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../engine.js";
 import type { ArchiveStore } from "./archive-store.js";
 
 /**
@@ -88,7 +88,7 @@ export class ArchiveBackedEngine implements Engine {
     this.hot.unfollow(subject);
   }
 
-  setListener(listener: MessageListener): void {
+  setListener(listener: FeedListener): void {
     this.hot.setListener(listener);
   }
 

@@ -1,5 +1,5 @@
 import { FIRE_AND_FORGET, type StoredMessage } from "../../core/message.js";
-import type { BatchItem, Engine, MessageListener, ReadAfterResult } from "../engine.js";
+import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../engine.js";
 import { SubjectLog } from "./subject-log.js";
 
 export interface MemoryEngineOptions {
@@ -37,7 +37,7 @@ export class MemoryEngine implements Engine {
   private readonly followed = new Set<string>();
   /** subject -> idempotency key -> the id it published and until when it counts. */
   private readonly idempotencyKeys = new Map<string, Map<string, { id: number; until: number }>>();
-  private listener: MessageListener = () => {};
+  private listener: FeedListener = { messages() {}, lost() {} };
   private readonly sweeper: NodeJS.Timeout;
   private readonly now: () => number;
 
@@ -90,7 +90,7 @@ export class MemoryEngine implements Engine {
     this.order.push({ log, id: message.id });
     while (log.size > this.options.maxMessagesPerSubject) this.dropOldest(log);
     this.evictOverBudget();
-    if (this.followed.has(subject)) this.listener(subject, [message]);
+    if (this.followed.has(subject)) this.listener.messages(subject, [message]);
     return message;
   }
 
@@ -112,14 +112,14 @@ export class MemoryEngine implements Engine {
   follow(subject: string, afterId: number): void {
     this.followed.add(subject);
     const missed = this.logs.get(subject)?.after(afterId, Number.MAX_SAFE_INTEGER) ?? [];
-    if (missed.length > 0) this.listener(subject, missed);
+    if (missed.length > 0) this.listener.messages(subject, missed);
   }
 
   unfollow(subject: string): void {
     this.followed.delete(subject);
   }
 
-  setListener(listener: MessageListener): void {
+  setListener(listener: FeedListener): void {
     this.listener = listener;
   }
 

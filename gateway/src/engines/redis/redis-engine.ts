@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { StoredMessage } from "../../core/message.js";
-import type { BatchItem, Engine, MessageListener, ReadAfterResult } from "../engine.js";
+import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../engine.js";
 import { APPEND_BATCH_SCRIPT, APPEND_ONCE_SCRIPT, CREATE_STREAM_SCRIPT, LAST_ID_SCRIPT } from "./scripts.js";
 import {
   decodeEntry,
@@ -73,7 +73,7 @@ const FAIL_FAST: RedisOptions = {
 export class RedisEngine implements Engine {
   private readonly commands: Redis;
   private readonly readers: StreamReader[] = [];
-  private listener: MessageListener = () => {};
+  private listener: FeedListener = { messages() {}, lost() {} };
 
   constructor(private readonly options: RedisEngineOptions) {
     this.commands = new Redis(options.url, {
@@ -98,7 +98,11 @@ export class RedisEngine implements Engine {
           this.commands,
           options.keyPrefix,
           { blockMs: options.readBlockMs, count: options.readCount, maxRetryDelayMs: 1_000 },
-          (subject, messages) => this.listener(subject, messages),
+          {
+            messages: (subject, messages) => this.listener.messages(subject, messages),
+            lost: (subject, lastId) => this.listener.lost(subject, lastId),
+            lastId: (subject) => this.lastId(subject),
+          },
         ),
       );
     }
@@ -206,7 +210,7 @@ export class RedisEngine implements Engine {
     this.readerFor(subject).unfollow(subject);
   }
 
-  setListener(listener: MessageListener): void {
+  setListener(listener: FeedListener): void {
     this.listener = listener;
   }
 

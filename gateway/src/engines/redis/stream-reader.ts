@@ -11,7 +11,12 @@ export interface StreamReaderOptions {
   readonly maxRetryDelayMs: number;
 }
 
-type Deliver = (subject: string, messages: StoredMessage[]) => void;
+/** Where a reader's findings go, and how it asks a subject's last id. */
+export interface ReaderSink {
+  messages(subject: string, messages: StoredMessage[]): void;
+  lost(subject: string, lastId: number): void;
+  lastId(subject: string): Promise<number>;
+}
 type XReadReply = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][] | null;
 
 /**
@@ -23,6 +28,12 @@ type XReadReply = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][] | n
  * connection (`control`) makes it return at once and start over with the new
  * set. Each subject keeps its cursor across errors and reconnects, so after
  * Redis comes back reading resumes where it stopped.
+ *
+ * If Redis lost data (a restart without persistence, FLUSHALL), a stream's
+ * last id falls below the cursor and new messages could reuse delivered ids,
+ * which XREAD past the cursor would never show. So after every reconnect and
+ * every idle read the reader compares each cursor with the stream's last id
+ * and reports a subject whose stream went back as lost.
  */
 export class StreamReader {
   private readonly cursors = new Map<string, number>();
@@ -32,6 +43,9 @@ export class StreamReader {
   private unblocking = false;
   private closed = false;
   private clientId: number | undefined;
+  private verifyCursors = false;
+  /** Set when CLIENT UNBLOCK cut the read in flight short (an empty reply that is not idleness). */
+  private interrupted = false;
   private wakeIdle: (() => void) | undefined;
   private readonly loop: Promise<void>;
 
@@ -40,10 +54,11 @@ export class StreamReader {
     private readonly control: Redis,
     private readonly keyPrefix: string,
     private readonly options: StreamReaderOptions,
-    private readonly deliver: Deliver,
+    private readonly sink: ReaderSink,
   ) {
     connection.on("close", () => {
       this.clientId = undefined;
+      this.verifyCursors = true;
     });
     this.loop = this.run();
   }
@@ -87,7 +102,10 @@ export class StreamReader {
         const id = this.clientId;
         // 1 when the reader was blocked; 0 when its XREAD has not reached Redis yet.
         const unblocked = id === undefined ? 0 : await this.control.client("UNBLOCK", id).catch(() => 0);
-        if (unblocked === 1) break;
+        if (unblocked === 1) {
+          this.interrupted = true;
+          break;
+        }
         await sleep(2);
       }
     } finally {
@@ -107,15 +125,34 @@ export class StreamReader {
       }
       try {
         if (this.clientId === undefined) this.clientId = Number(await this.connection.client("ID"));
+        if (this.verifyCursors) await this.checkForLostStreams();
         const reply = await this.read();
         failures = 0;
         if (reply) this.handle(reply);
+        // A read idle for blockMs is a cheap moment to look for data lost
+        // without a reconnect (FLUSHALL); one cut short by new subjects is not.
+        else if (!this.interrupted) this.verifyCursors = true;
+        this.interrupted = false;
       } catch {
         if (this.closed) break;
         failures += 1;
         await sleep(Math.min(50 * 2 ** failures, this.options.maxRetryDelayMs));
       }
     }
+  }
+
+  private async checkForLostStreams(): Promise<void> {
+    const subjects = [...this.cursors.keys()];
+    const lastIds = await Promise.all(subjects.map((subject) => this.sink.lastId(subject)));
+    this.verifyCursors = false;
+    subjects.forEach((subject, i) => {
+      const cursor = this.cursors.get(subject);
+      const lastId = lastIds[i] as number;
+      if (cursor === undefined || lastId >= cursor) return;
+      // Read on from what the stream holds now; the subscribers are told.
+      this.cursors.set(subject, lastId);
+      this.sink.lost(subject, lastId);
+    });
   }
 
   private async read(): Promise<XReadReply> {
@@ -152,7 +189,7 @@ export class StreamReader {
       const last = messages[messages.length - 1];
       if (!last) continue;
       this.cursors.set(subject, last.id);
-      this.deliver(subject, messages);
+      this.sink.messages(subject, messages);
     }
   }
 }
