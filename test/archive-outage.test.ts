@@ -1,23 +1,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { Archiver } from "../archiver/src/archiver.js";
 import { loadArchiverConfig } from "../archiver/src/config.js";
 import type { GatewayConfig } from "../gateway/src/config.js";
 import { eventually, PrivatePostgres, query } from "./support/archive.js";
+import { rejectsWith } from "./support/assertions.js";
 import { brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
 import { REDIS_URL } from "./support/services.js";
 import { bytes, subscribeLive, text } from "./support/streams.js";
-
-async function rejectsWith(call: Promise<unknown>, code: Code, pattern: RegExp): Promise<void> {
-  await assert.rejects(call, (err: unknown) => {
-    assert.ok(err instanceof ConnectError, `expected a ConnectError, got ${String(err)}`);
-    assert.equal(Code[err.code], Code[code], err.rawMessage);
-    assert.match(err.rawMessage, pattern);
-    return true;
-  });
-}
 
 describe("PostgreSQL outages (a private cluster, stopped and started)", () => {
   let postgres: PrivatePostgres;

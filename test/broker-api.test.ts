@@ -1,18 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
+import { rejectsWith } from "./support/assertions.js";
 import { ALL_ROUTES, type BrokerClient, brokerClient } from "./support/clients.js";
 import { ENGINES, startGateway } from "./support/gateway.js";
 import { bytes, sleep, subscribeLive, text } from "./support/streams.js";
-
-async function rejectsWith(call: Promise<unknown>, code: Code, pattern: RegExp): Promise<void> {
-  await assert.rejects(call, (err: unknown) => {
-    assert.ok(err instanceof ConnectError, `expected a ConnectError, got ${String(err)}`);
-    assert.equal(Code[err.code], Code[code], err.rawMessage);
-    assert.match(err.rawMessage, pattern);
-    return true;
-  });
-}
 
 for (const engine of ENGINES) {
   describe(`the broker API on the ${engine} engine`, () => {
