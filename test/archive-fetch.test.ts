@@ -1,25 +1,18 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { Redis } from "ioredis";
 import { Archiver } from "../archiver/src/archiver.js";
 import { loadArchiverConfig } from "../archiver/src/config.js";
 import { subjectRegistryKey } from "../gateway/src/engines/redis/subject-registry.js";
-import { createDatabase, eventually, freePort, query } from "./support/archive.js";
+import { createDatabase, eventually, query } from "./support/archive.js";
+import { rejectsWith } from "./support/assertions.js";
 import { type BrokerClient, brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
+import { freePort } from "./support/node-process.js";
 import { REDIS_URL } from "./support/services.js";
 import { bytes, sleep, text } from "./support/streams.js";
-
-async function rejectsWith(call: Promise<unknown>, code: Code, pattern: RegExp): Promise<void> {
-  await assert.rejects(call, (err: unknown) => {
-    assert.ok(err instanceof ConnectError, `expected a ConnectError, got ${String(err)}`);
-    assert.equal(Code[err.code], Code[code], err.rawMessage);
-    assert.match(err.rawMessage, pattern);
-    return true;
-  });
-}
 
 describe("Fetch through the PostgreSQL archive", () => {
   let database: Awaited<ReturnType<typeof createDatabase>>;

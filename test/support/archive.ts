@@ -1,11 +1,11 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { freePort } from "./node-process.js";
 import { DATABASE_URL } from "./services.js";
 
 const run = promisify(execFile);
@@ -40,14 +40,6 @@ export async function query<Row extends pg.QueryResultRow>(url: string, sql: str
   } finally {
     await client.end();
   }
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Polls until `check` returns a value (not undefined/false), bounded in time. */
