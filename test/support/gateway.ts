@@ -1,3 +1,4 @@
+import { after, before } from "node:test";
 import { type GatewayConfig, loadConfig } from "../../gateway/src/config.js";
 import { subjectRegistryKey } from "../../gateway/src/engines/redis/subject-registry.js";
 import { Gateway } from "../../gateway/src/gateway.js";
@@ -33,6 +34,27 @@ export async function startGateway(
         await deleteKeys(config.redisUrl, config.redisKeyPrefix);
         await deleteKeys(config.redisUrl, subjectRegistryKey(config.redisKeyPrefix));
       }
+    },
+  };
+}
+
+/**
+ * One gateway for the tests of the enclosing describe: registers a before hook
+ * that starts it and an after hook that stops it. Read `gateway` inside tests.
+ */
+export function gatewayForSuite(
+  engine: EngineKind,
+  overrides: Partial<GatewayConfig> = {},
+): { readonly gateway: Gateway } {
+  let started: Awaited<ReturnType<typeof startGateway>> | undefined;
+  before(async () => {
+    started = await startGateway(engine, overrides);
+  });
+  after(() => started?.stop());
+  return {
+    get gateway(): Gateway {
+      if (!started) throw new Error("the suite's gateway is not running: read it inside a test");
+      return started.gateway;
     },
   };
 }
