@@ -1,8 +1,7 @@
 import { after, before } from "node:test";
 import { type GatewayConfig, loadConfig } from "../../gateway/src/config.js";
-import { subjectRegistryKey } from "../../gateway/src/engines/redis/subject-registry.js";
 import { Gateway } from "../../gateway/src/gateway.js";
-import { deleteKeys, REDIS_URL, uniquePrefix } from "./services.js";
+import { deleteGatewayKeys, REDIS_URL, uniquePrefix } from "./services.js";
 
 export type EngineKind = "memory" | "redis";
 export const ENGINES: readonly EngineKind[] = ["memory", "redis"];
@@ -31,8 +30,7 @@ export async function startGateway(
     stop: async () => {
       await gateway.close();
       if (config.redisUrl) {
-        await deleteKeys(config.redisUrl, config.redisKeyPrefix);
-        await deleteKeys(config.redisUrl, subjectRegistryKey(config.redisKeyPrefix));
+        await deleteGatewayKeys(config.redisUrl, config.redisKeyPrefix);
       }
     },
   };
