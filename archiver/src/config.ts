@@ -1,5 +1,5 @@
 import { DEFAULT_REDIS_OPTIONS } from "../../gateway/src/engines/redis/redis-engine.js";
-import { ConfigError, type Env, integer } from "../../gateway/src/env.js";
+import { type Env, integer } from "../../gateway/src/env.js";
 
 /** Everything the archiver reads from the environment; README "Archive (PostgreSQL)" lists each variable. */
 export interface ArchiverConfig {
@@ -28,8 +28,6 @@ export interface ArchiverConfig {
   readonly metricsPort: number;
   readonly metricsHost: string;
 }
-
-export { ConfigError };
 
 export function loadArchiverConfig(env: Env = process.env): ArchiverConfig {
   return {

@@ -3,7 +3,7 @@ import { DEFAULT_LIMITS } from "./core/limits.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS } from "./core/subscription.js";
 import { DEFAULT_MEMORY_OPTIONS } from "./engines/memory/memory-engine.js";
 import { DEFAULT_REDIS_OPTIONS } from "./engines/redis/redis-engine.js";
-import { ConfigError, type Env, integer, onOff } from "./env.js";
+import { type Env, integer, onOff } from "./env.js";
 
 /** Everything the gateway reads from the environment; README lists each variable. */
 export interface GatewayConfig {
@@ -40,8 +40,6 @@ export interface GatewayConfig {
   /** At the start of a drain: how long to stay up, reporting not ready, before refusing calls. */
   readonly drainDelayMs: number;
 }
-
-export { ConfigError };
 
 export function loadConfig(env: Env = process.env): GatewayConfig {
   const redisUrl = env.REDIS_URL || undefined;
