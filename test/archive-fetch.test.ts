@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Code } from "@connectrpc/connect";
-import { type ArchivedGateway, archivedThrough, eventually, query, startArchivedGateway } from "./support/archive.js";
+import {
+  type ArchivedGateway,
+  eventually,
+  query,
+  startArchivedGateway,
+  waitArchivedThrough,
+} from "./support/archive.js";
 import { rejectsWith } from "./support/assertions.js";
 import { type BrokerClient, brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
@@ -13,12 +19,18 @@ describe("Fetch through the PostgreSQL archive", () => {
   let harness: ArchivedGateway;
   let client: BrokerClient;
 
-  const waitArchived = (subject: string, id: number) =>
-    eventually(
-      async () => (await archivedThrough(harness.database.url, subject)) >= id,
-      15_000,
-      `for ${subject} archived to ${id}`,
-    );
+  const waitArchived = (subject: string, id: number) => waitArchivedThrough(harness.database.url, subject, id);
+  /** The ids of `subject` the archive holds, ascending. */
+  const archivedIds = async (subject: string) =>
+    (
+      await query<{ id: string }>(
+        harness.database.url,
+        "SELECT id FROM broker_messages WHERE subject = $1 ORDER BY id",
+        [subject],
+      )
+    ).map((row) => Number(row.id));
+  /** Entries left in Redis for `subject`. */
+  const streamLength = (subject: string) => harness.redis.xlen(harness.prefix + subject);
 
   before(async () => {
     harness = await startArchivedGateway(
@@ -36,8 +48,8 @@ describe("Fetch through the PostgreSQL archive", () => {
     for (let i = 0; i < 37; i++) bodies.push(new Uint8Array(randomBytes(1 + ((i * 37) % 900))));
     for (const body of bodies) await client.publish({ subject, body, expirationSeconds: 600 });
     await waitArchived(subject, bodies.length);
-    await eventually(async () => (await harness.redis.xlen(harness.prefix + subject)) === 5, 5_000, "for trimming");
-    assert.equal(await harness.redis.xlen(harness.prefix + subject), 5, "Redis keeps only the hot window");
+    await eventually(async () => (await streamLength(subject)) === 5, 5_000, "for trimming");
+    assert.equal(await streamLength(subject), 5, "Redis keeps only the hot window");
     for (const [i, body] of bodies.entries()) {
       const fetched = await client.fetch({ subject, id: BigInt(i + 1) });
       assert.deepEqual(new Uint8Array(fetched.body), body, `body of id ${i + 1}`);
@@ -54,18 +66,10 @@ describe("Fetch through the PostgreSQL archive", () => {
       await client.publish({ subject, body: bytes(`m${i}`), expirationSeconds: i % 2 === 0 ? 0 : 600 });
     }
     await waitArchived(subject, 20);
-    const rows = await query<{ id: string }>(
-      harness.database.url,
-      "SELECT id FROM broker_messages WHERE subject = $1",
-      [subject],
-    );
-    assert.deepEqual(
-      rows.map((row) => Number(row.id)).sort((a, b) => a - b),
-      [1, 3, 5, 7, 9, 11, 13, 15, 17, 19],
-    );
+    assert.deepEqual(await archivedIds(subject), [1, 3, 5, 7, 9, 11, 13, 15, 17, 19]);
     assert.equal(text((await client.fetch({ subject, id: 3n })).body), "m3");
     // Trimmed from Redis and never archived: gone, and Fetch says so (not "unknown").
-    await eventually(async () => (await harness.redis.xlen(harness.prefix + subject)) === 5, 5_000, "for trimming");
+    await eventually(async () => (await streamLength(subject)) === 5, 5_000, "for trimming");
     await rejectsWith(client.fetch({ subject, id: 2n }), Code.InvalidArgument, /no longer retained/);
     // Still in Redis: Fetch says why.
     await rejectsWith(client.fetch({ subject, id: 20n }), Code.InvalidArgument, /fire-and-forget/);
@@ -77,32 +81,17 @@ describe("Fetch through the PostgreSQL archive", () => {
     await engine.append(subject, bytes("stale"), Date.now() - 1);
     await engine.append(subject, bytes("fresh"), Date.now() + 600_000);
     await waitArchived(subject, 2);
-    const rows = await query<{ id: string }>(
-      harness.database.url,
-      "SELECT id FROM broker_messages WHERE subject = $1",
-      [subject],
-    );
-    assert.deepEqual(
-      rows.map((row) => Number(row.id)),
-      [2],
-    );
+    assert.deepEqual(await archivedIds(subject), [2]);
   });
 
   it("honours expiry for archived messages and deletes expired rows", async () => {
     const subject = "expiring";
     for (let i = 1; i <= 10; i++) await client.publish({ subject, body: bytes(`e${i}`), expirationSeconds: 1 });
     await waitArchived(subject, 10);
-    const archived = await query(harness.database.url, "SELECT id FROM broker_messages WHERE subject = $1", [subject]);
-    assert.ok(archived.length > 0, "archived while still fetchable");
+    assert.ok((await archivedIds(subject)).length > 0, "archived while still fetchable");
     await sleep(1_100);
     await rejectsWith(client.fetch({ subject, id: 1n }), Code.InvalidArgument, /expired/);
-    await eventually(
-      async () =>
-        (await query(harness.database.url, "SELECT id FROM broker_messages WHERE subject = $1", [subject])).length ===
-        0,
-      5_000,
-      "for the retention sweep",
-    );
+    await eventually(async () => (await archivedIds(subject)).length === 0, 5_000, "for the retention sweep");
     await rejectsWith(client.fetch({ subject, id: 1n }), Code.InvalidArgument, /expired/);
   });
 
@@ -112,7 +101,7 @@ describe("Fetch through the PostgreSQL archive", () => {
       await client.publish({ subject, body: bytes(`c${i}`), expirationSeconds: i === 7 ? 0 : 600 });
     }
     await waitArchived(subject, 30);
-    await eventually(async () => (await harness.redis.xlen(harness.prefix + subject)) === 5, 5_000, "for trimming");
+    await eventually(async () => (await streamLength(subject)) === 5, 5_000, "for trimming");
     const seen: number[] = [];
     let position = 0;
     for (let page = 0; page < 20 && position < 30; page++) {
@@ -131,7 +120,7 @@ describe("Fetch through the PostgreSQL archive", () => {
     const subject = "archive-down";
     for (let i = 1; i <= 10; i++) await client.publish({ subject, body: bytes(`d${i}`), expirationSeconds: 600 });
     await waitArchived(subject, 10);
-    await eventually(async () => (await harness.redis.xlen(harness.prefix + subject)) === 5, 5_000, "for trimming");
+    await eventually(async () => (await streamLength(subject)) === 5, 5_000, "for trimming");
     const unreachable = `postgres://postgres@127.0.0.1:${await freePort()}/none`;
     const blind = await startGateway("redis", { redisKeyPrefix: harness.prefix, databaseUrl: unreachable });
     try {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type ArchivedGateway, archivedThrough, eventually, startArchivedGateway } from "./support/archive.js";
+import { type ArchivedGateway, eventually, startArchivedGateway, waitArchivedThrough } from "./support/archive.js";
 import { brokerClient } from "./support/clients.js";
 import { bytes, sleep, text } from "./support/streams.js";
 
@@ -17,11 +17,7 @@ describe("the hot window the archiver leaves in Redis", () => {
     const subject = "aging";
     const publishedAt = Date.now();
     for (let i = 1; i <= 20; i++) await client.publish({ subject, body: bytes(`h${i}`), expirationSeconds: 600 });
-    await eventually(
-      async () => (await archivedThrough(harness.database.url, subject)) === 20,
-      15_000,
-      "for the archive",
-    );
+    await waitArchivedThrough(harness.database.url, subject, 20);
     await sleep(Math.max(0, publishedAt + 300 - Date.now()));
     assert.equal(await harness.redis.xlen(harness.prefix + subject), 20, "young messages stay in Redis");
     await eventually(

@@ -3,12 +3,12 @@ import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Redis } from "ioredis";
 import {
-  archivedThrough,
   createDatabase,
   eventually,
   query,
   startArchiver,
   startPrivateRedis,
+  waitArchivedThrough,
 } from "./support/archive.js";
 import { brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
@@ -39,7 +39,7 @@ describe("ids are never reused after Redis loses its data (a private Redis, FLUS
       const client = brokerClient(gateway.gateway, "grpc");
       const subject = "continuity";
       for (let i = 1; i <= 10; i++) await client.publish({ subject, body: bytes(`old ${i}`), expirationSeconds: 600 });
-      await eventually(async () => (await archivedThrough(database.url, subject)) === 10, 15_000, "for the archive");
+      await waitArchivedThrough(database.url, subject, 10);
       await admin.flushall();
       assert.equal(await admin.dbsize(), 0, "Redis lost everything");
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Code } from "@connectrpc/connect";
 import type { GatewayConfig } from "../gateway/src/config.js";
-import { archivedThrough, eventually, PrivatePostgres, query, startArchiver } from "./support/archive.js";
+import { eventually, PrivatePostgres, query, startArchiver, waitArchivedThrough } from "./support/archive.js";
 import { rejectsWith } from "./support/assertions.js";
 import { brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
@@ -39,11 +39,7 @@ describe("PostgreSQL outages (a private cluster, stopped and started)", () => {
     const { client } = await setUp();
     const subject = "outage";
     for (let i = 1; i <= 100; i++) await client.publish({ subject, body: bytes(`o${i}`), expirationSeconds: 600 });
-    await eventually(
-      async () => (await archivedThrough(postgres.url, subject)) === 100,
-      15_000,
-      "for the first archive",
-    );
+    await waitArchivedThrough(postgres.url, subject, 100, 15_000);
     const subscriber = await subscribeLive(client, subject);
     await postgres.pause();
     try {
@@ -59,7 +55,7 @@ describe("PostgreSQL outages (a private cluster, stopped and started)", () => {
       subscriber.close();
       await postgres.resume();
     }
-    await eventually(async () => (await archivedThrough(postgres.url, subject)) === 400, 20_000, "for the catch-up");
+    await waitArchivedThrough(postgres.url, subject, 400, 20_000);
     const rows = await query<{ n: string }>(
       postgres.url,
       "SELECT count(*) AS n FROM broker_messages WHERE subject = $1",
@@ -74,18 +70,14 @@ describe("PostgreSQL outages (a private cluster, stopped and started)", () => {
     const { client, gateway, archiver } = await setUp({ redisMaxLenPerSubject: 100 });
     const subject = "overflow";
     for (let i = 1; i <= 50; i++) await client.publish({ subject, body: bytes(`v${i}`), expirationSeconds: 600 });
-    await eventually(
-      async () => (await archivedThrough(postgres.url, subject)) === 50,
-      15_000,
-      "for the first archive",
-    );
+    await waitArchivedThrough(postgres.url, subject, 50, 15_000);
     await postgres.pause();
     try {
       for (let i = 51; i <= 1050; i++) await client.publish({ subject, body: bytes(`v${i}`), expirationSeconds: 600 });
     } finally {
       await postgres.resume();
     }
-    await eventually(async () => (await archivedThrough(postgres.url, subject)) === 1050, 20_000, "for the catch-up");
+    await waitArchivedThrough(postgres.url, subject, 1050, 20_000);
     const gaps = await query<{ from_id: string; to_id: string }>(
       postgres.url,
       "SELECT from_id, to_id FROM broker_archive_gaps WHERE subject = $1",

@@ -83,6 +83,15 @@ export async function archivedThrough(databaseUrl: string, subject: string): Pro
   return Number(rows[0]?.through ?? 0);
 }
 
+/** Waits until the archive has copied `subject` through id `id` (ids only grow, so at least `id`). */
+export async function waitArchivedThrough(databaseUrl: string, subject: string, id: number, timeoutMs = 15_000) {
+  await eventually(
+    async () => (await archivedThrough(databaseUrl, subject)) >= id,
+    timeoutMs,
+    `for ${subject} archived through ${id}`,
+  );
+}
+
 /** A Redis gateway with an archive database of its own, an in-process archiver filling it, and a Redis client. */
 export interface ArchivedGateway {
   readonly database: Awaited<ReturnType<typeof createDatabase>>;
