@@ -3,7 +3,7 @@ import { after, describe, it } from "node:test";
 import type { MessageResponse } from "../gateway/gen/broker/broker_pb.js";
 import { type BrokerClient, brokerClient, type Route } from "./support/clients.js";
 import { ENGINES, gatewayForSuite } from "./support/gateway.js";
-import { acceptedConnections, type StartedGateway, spawnGateway } from "./support/processes.js";
+import { acceptedConnections, type StartedGateway, spawnGateway } from "./support/gateway-process.js";
 import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { bytes, subscribeLive, type TestSubscription, text } from "./support/streams.js";
 

@@ -10,7 +10,7 @@ import { Archiver } from "../../archiver/src/archiver.js";
 import { loadArchiverConfig } from "../../archiver/src/config.js";
 import type { GatewayConfig } from "../../gateway/src/config.js";
 import { startGateway } from "./gateway.js";
-import { freePort } from "./node-process.js";
+import { freePort, terminate } from "./node-process.js";
 import { DATABASE_URL, REDIS_URL } from "./services.js";
 
 const run = promisify(execFile);
@@ -262,10 +262,6 @@ export class ArchiverProcess {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill("SIGTERM");
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 5_000);
-    await this.exited;
-    clearTimeout(timer);
+    await terminate(this.child, this.exited, 5_000);
   }
 }

@@ -17,6 +17,15 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** SIGTERM, then SIGKILL if `child` has not exited within `graceMs`; resolves once `exited` has. */
+export async function terminate(child: ChildProcess, exited: Promise<unknown>, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
 export interface RunningProcess {
   readonly child: ChildProcess;
   /** Everything written to stdout so far. */
@@ -52,12 +61,8 @@ export function startNode(
     stdout: () => out,
     stderr: () => err,
     async stop(graceMs = 10_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
+      await terminate(child, exited, graceMs);
+      return child.exitCode;
     },
   };
 }
