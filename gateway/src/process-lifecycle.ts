@@ -4,9 +4,10 @@ import { shutdownTracing } from "./observability/tracing-env.js";
 
 /**
  * How the gateway's and the archiver's processes end: on a stop signal, when
- * they cannot start, and the exit itself (which flushes trace spans first).
+ * they cannot start, and the exit itself.
  */
 
+/** Exits with `code` once pending trace spans are flushed. */
 export async function exit(code: number): Promise<never> {
   await shutdownTracing();
   process.exit(code);
