@@ -1,74 +1,46 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { Redis } from "ioredis";
-import { Archiver } from "../archiver/src/archiver.js";
-import { loadArchiverConfig } from "../archiver/src/config.js";
-import { subjectRegistryKey } from "../gateway/src/engines/redis/subject-registry.js";
-import { createDatabase, eventually, freePort, query } from "./support/archive.js";
+import { Code } from "@connectrpc/connect";
+import {
+  type ArchivedGateway,
+  eventually,
+  query,
+  startArchivedGateway,
+  waitArchivedThrough,
+} from "./support/archive.js";
+import { rejectsWith } from "./support/assertions.js";
 import { type BrokerClient, brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
-import { REDIS_URL } from "./support/services.js";
+import { freePort } from "./support/node-process.js";
 import { bytes, sleep, text } from "./support/streams.js";
 
-async function rejectsWith(call: Promise<unknown>, code: Code, pattern: RegExp): Promise<void> {
-  await assert.rejects(call, (err: unknown) => {
-    assert.ok(err instanceof ConnectError, `expected a ConnectError, got ${String(err)}`);
-    assert.equal(Code[err.code], Code[code], err.rawMessage);
-    assert.match(err.rawMessage, pattern);
-    return true;
-  });
-}
-
 describe("Fetch through the PostgreSQL archive", () => {
-  let database: Awaited<ReturnType<typeof createDatabase>>;
-  let gateway: Awaited<ReturnType<typeof startGateway>>;
-  let archiver: Archiver;
+  let harness: ArchivedGateway;
   let client: BrokerClient;
-  let redis: Redis;
-  let prefix: string;
 
-  const archivedThrough = async (subject: string) =>
-    Number(
-      (
-        await query<{ archived_through: string }>(
-          database.url,
-          "SELECT archived_through FROM broker_archive_progress WHERE subject = $1",
-          [subject],
-        )
-      )[0]?.archived_through ?? 0,
-    );
-  const waitArchived = (subject: string, id: number) =>
-    eventually(async () => (await archivedThrough(subject)) >= id, 15_000, `for ${subject} archived to ${id}`);
+  const waitArchived = (subject: string, id: number) => waitArchivedThrough(harness.database.url, subject, id);
+  /** The ids of `subject` the archive holds, ascending. */
+  const archivedIds = async (subject: string) =>
+    (
+      await query<{ id: string }>(
+        harness.database.url,
+        "SELECT id FROM broker_messages WHERE subject = $1 ORDER BY id",
+        [subject],
+      )
+    ).map((row) => Number(row.id));
+  /** Entries left in Redis for `subject`. */
+  const streamLength = (subject: string) => harness.redis.xlen(harness.prefix + subject);
 
   before(async () => {
-    database = await createDatabase();
-    gateway = await startGateway("redis", { databaseUrl: database.url });
-    prefix = gateway.config.redisKeyPrefix;
-    archiver = new Archiver(
-      loadArchiverConfig({
-        REDIS_URL,
-        DATABASE_URL: database.url,
-        REDIS_KEY_PREFIX: prefix,
-        ARCHIVE_HOT_COUNT: "5",
-        ARCHIVE_HOT_AGE_MS: "0",
-        ARCHIVE_IDLE_MS: "20",
-        ARCHIVE_RETENTION_INTERVAL_MS: "300",
-      }),
+    harness = await startArchivedGateway(
+      {},
+      { ARCHIVE_HOT_COUNT: "5", ARCHIVE_HOT_AGE_MS: "0", ARCHIVE_RETENTION_INTERVAL_MS: "300" },
     );
-    archiver.start();
-    client = brokerClient(gateway.gateway, "grpc");
-    redis = new Redis(REDIS_URL, { protocol: 2 });
+    client = brokerClient(harness.gateway.gateway, "grpc");
   });
 
-  after(async () => {
-    await archiver.stop();
-    await gateway.stop();
-    await redis.del(subjectRegistryKey(prefix));
-    redis.disconnect();
-    await database.drop();
-  });
+  after(() => harness.stop());
 
   it("serves ids Redis has trimmed from the archive, with exact binary bodies", async () => {
     const subject = "trimmed";
@@ -76,14 +48,14 @@ describe("Fetch through the PostgreSQL archive", () => {
     for (let i = 0; i < 37; i++) bodies.push(new Uint8Array(randomBytes(1 + ((i * 37) % 900))));
     for (const body of bodies) await client.publish({ subject, body, expirationSeconds: 600 });
     await waitArchived(subject, bodies.length);
-    await eventually(async () => (await redis.xlen(prefix + subject)) === 5, 5_000, "for trimming");
-    assert.equal(await redis.xlen(prefix + subject), 5, "Redis keeps only the hot window");
+    await eventually(async () => (await streamLength(subject)) === 5, 5_000, "for trimming");
+    assert.equal(await streamLength(subject), 5, "Redis keeps only the hot window");
     for (const [i, body] of bodies.entries()) {
       const fetched = await client.fetch({ subject, id: BigInt(i + 1) });
       assert.deepEqual(new Uint8Array(fetched.body), body, `body of id ${i + 1}`);
       assert.equal(fetched.id, BigInt(i + 1));
     }
-    const overConnect = await brokerClient(gateway.gateway, "connect").fetch({ subject, id: 1n });
+    const overConnect = await brokerClient(harness.gateway.gateway, "connect").fetch({ subject, id: 1n });
     assert.deepEqual(new Uint8Array(overConnect.body), bodies[0]);
     await rejectsWith(client.fetch({ subject, id: 41n }), Code.InvalidArgument, /unknown id/);
   });
@@ -94,16 +66,10 @@ describe("Fetch through the PostgreSQL archive", () => {
       await client.publish({ subject, body: bytes(`m${i}`), expirationSeconds: i % 2 === 0 ? 0 : 600 });
     }
     await waitArchived(subject, 20);
-    const rows = await query<{ id: string }>(database.url, "SELECT id FROM broker_messages WHERE subject = $1", [
-      subject,
-    ]);
-    assert.deepEqual(
-      rows.map((row) => Number(row.id)).sort((a, b) => a - b),
-      [1, 3, 5, 7, 9, 11, 13, 15, 17, 19],
-    );
+    assert.deepEqual(await archivedIds(subject), [1, 3, 5, 7, 9, 11, 13, 15, 17, 19]);
     assert.equal(text((await client.fetch({ subject, id: 3n })).body), "m3");
     // Trimmed from Redis and never archived: gone, and Fetch says so (not "unknown").
-    await eventually(async () => (await redis.xlen(prefix + subject)) === 5, 5_000, "for trimming");
+    await eventually(async () => (await streamLength(subject)) === 5, 5_000, "for trimming");
     await rejectsWith(client.fetch({ subject, id: 2n }), Code.InvalidArgument, /no longer retained/);
     // Still in Redis: Fetch says why.
     await rejectsWith(client.fetch({ subject, id: 20n }), Code.InvalidArgument, /fire-and-forget/);
@@ -111,33 +77,21 @@ describe("Fetch through the PostgreSQL archive", () => {
 
   it("skips messages that have already expired when the archiver reaches them", async () => {
     const subject = "expired-before-archiving";
-    const engine = gateway.gateway.engine;
+    const engine = harness.gateway.gateway.engine;
     await engine.append(subject, bytes("stale"), Date.now() - 1);
     await engine.append(subject, bytes("fresh"), Date.now() + 600_000);
     await waitArchived(subject, 2);
-    const rows = await query<{ id: string }>(database.url, "SELECT id FROM broker_messages WHERE subject = $1", [
-      subject,
-    ]);
-    assert.deepEqual(
-      rows.map((row) => Number(row.id)),
-      [2],
-    );
+    assert.deepEqual(await archivedIds(subject), [2]);
   });
 
   it("honours expiry for archived messages and deletes expired rows", async () => {
     const subject = "expiring";
     for (let i = 1; i <= 10; i++) await client.publish({ subject, body: bytes(`e${i}`), expirationSeconds: 1 });
     await waitArchived(subject, 10);
-    const archived = await query(database.url, "SELECT id FROM broker_messages WHERE subject = $1", [subject]);
-    assert.ok(archived.length > 0, "archived while still fetchable");
+    assert.ok((await archivedIds(subject)).length > 0, "archived while still fetchable");
     await sleep(1_100);
     await rejectsWith(client.fetch({ subject, id: 1n }), Code.InvalidArgument, /expired/);
-    await eventually(
-      async () =>
-        (await query(database.url, "SELECT id FROM broker_messages WHERE subject = $1", [subject])).length === 0,
-      5_000,
-      "for the retention sweep",
-    );
+    await eventually(async () => (await archivedIds(subject)).length === 0, 5_000, "for the retention sweep");
     await rejectsWith(client.fetch({ subject, id: 1n }), Code.InvalidArgument, /expired/);
   });
 
@@ -147,11 +101,11 @@ describe("Fetch through the PostgreSQL archive", () => {
       await client.publish({ subject, body: bytes(`c${i}`), expirationSeconds: i === 7 ? 0 : 600 });
     }
     await waitArchived(subject, 30);
-    await eventually(async () => (await redis.xlen(prefix + subject)) === 5, 5_000, "for trimming");
+    await eventually(async () => (await streamLength(subject)) === 5, 5_000, "for trimming");
     const seen: number[] = [];
     let position = 0;
     for (let page = 0; page < 20 && position < 30; page++) {
-      const result = await gateway.gateway.engine.readAfter(subject, position, 8);
+      const result = await harness.gateway.gateway.engine.readAfter(subject, position, 8);
       assert.equal(result.gap, false, `no gap after ${position}`);
       for (const message of result.messages) seen.push(message.id);
       position = seen[seen.length - 1] ?? position;
@@ -166,9 +120,9 @@ describe("Fetch through the PostgreSQL archive", () => {
     const subject = "archive-down";
     for (let i = 1; i <= 10; i++) await client.publish({ subject, body: bytes(`d${i}`), expirationSeconds: 600 });
     await waitArchived(subject, 10);
-    await eventually(async () => (await redis.xlen(prefix + subject)) === 5, 5_000, "for trimming");
+    await eventually(async () => (await streamLength(subject)) === 5, 5_000, "for trimming");
     const unreachable = `postgres://postgres@127.0.0.1:${await freePort()}/none`;
-    const blind = await startGateway("redis", { redisKeyPrefix: prefix, databaseUrl: unreachable });
+    const blind = await startGateway("redis", { redisKeyPrefix: harness.prefix, databaseUrl: unreachable });
     try {
       const blindClient = brokerClient(blind.gateway, "grpc");
       await rejectsWith(blindClient.fetch({ subject, id: 2n }), Code.Unavailable, /storage unavailable/);

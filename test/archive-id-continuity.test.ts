@@ -2,9 +2,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Redis } from "ioredis";
-import { Archiver } from "../archiver/src/archiver.js";
-import { loadArchiverConfig } from "../archiver/src/config.js";
-import { createDatabase, eventually, query, startPrivateRedis } from "./support/archive.js";
+import {
+  createDatabase,
+  eventually,
+  query,
+  startArchiver,
+  startPrivateRedis,
+  waitArchivedThrough,
+} from "./support/archive.js";
 import { brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
 import { bytes, subscribeLive, text } from "./support/streams.js";
@@ -24,32 +29,17 @@ describe("ids are never reused after Redis loses its data (a private Redis, FLUS
 
   it("continues above the archived ids, and Fetch of an old id returns the old body", async () => {
     const gateway = await startGateway("redis", { redisUrl: redis.url, databaseUrl: database.url });
-    const archiver = new Archiver(
-      loadArchiverConfig({
-        REDIS_URL: redis.url,
-        DATABASE_URL: database.url,
-        REDIS_KEY_PREFIX: gateway.config.redisKeyPrefix,
-        ARCHIVE_IDLE_MS: "20",
-      }),
-    );
-    archiver.start();
+    const archiver = startArchiver({
+      redisUrl: redis.url,
+      databaseUrl: database.url,
+      keyPrefix: gateway.config.redisKeyPrefix,
+    });
     const admin = new Redis(redis.url, { protocol: 2 });
     try {
       const client = brokerClient(gateway.gateway, "grpc");
       const subject = "continuity";
       for (let i = 1; i <= 10; i++) await client.publish({ subject, body: bytes(`old ${i}`), expirationSeconds: 600 });
-      await eventually(
-        async () =>
-          (
-            await query<{ through: string }>(
-              database.url,
-              "SELECT archived_through AS through FROM broker_archive_progress WHERE subject = $1",
-              [subject],
-            )
-          )[0]?.through === "10",
-        15_000,
-        "for the archive",
-      );
+      await waitArchivedThrough(database.url, subject, 10);
       await admin.flushall();
       assert.equal(await admin.dbsize(), 0, "Redis lost everything");
 

@@ -1,23 +1,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { Archiver } from "../archiver/src/archiver.js";
-import { loadArchiverConfig } from "../archiver/src/config.js";
+import { Code } from "@connectrpc/connect";
 import type { GatewayConfig } from "../gateway/src/config.js";
-import { eventually, PrivatePostgres, query } from "./support/archive.js";
+import { eventually, PrivatePostgres, query, startArchiver, waitArchivedThrough } from "./support/archive.js";
+import { rejectsWith } from "./support/assertions.js";
 import { brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
 import { REDIS_URL } from "./support/services.js";
 import { bytes, subscribeLive, text } from "./support/streams.js";
-
-async function rejectsWith(call: Promise<unknown>, code: Code, pattern: RegExp): Promise<void> {
-  await assert.rejects(call, (err: unknown) => {
-    assert.ok(err instanceof ConnectError, `expected a ConnectError, got ${String(err)}`);
-    assert.equal(Code[err.code], Code[code], err.rawMessage);
-    assert.match(err.rawMessage, pattern);
-    return true;
-  });
-}
 
 describe("PostgreSQL outages (a private cluster, stopped and started)", () => {
   let postgres: PrivatePostgres;
@@ -34,40 +24,22 @@ describe("PostgreSQL outages (a private cluster, stopped and started)", () => {
   /** A gateway on the shared Redis and the private archive, with an archiver of its own. */
   async function setUp(overrides: Partial<GatewayConfig> = {}) {
     const gateway = await startGateway("redis", { databaseUrl: postgres.url, ...overrides });
-    const archiver = new Archiver(
-      loadArchiverConfig({
-        REDIS_URL,
-        DATABASE_URL: postgres.url,
-        REDIS_KEY_PREFIX: gateway.config.redisKeyPrefix,
-        ARCHIVE_HOT_COUNT: "20",
-        ARCHIVE_HOT_AGE_MS: "0",
-        ARCHIVE_IDLE_MS: "20",
-        ARCHIVE_MAX_BACKOFF_MS: "200",
-      }),
+    const archiver = startArchiver(
+      { redisUrl: REDIS_URL, databaseUrl: postgres.url, keyPrefix: gateway.config.redisKeyPrefix },
+      { ARCHIVE_HOT_COUNT: "20", ARCHIVE_HOT_AGE_MS: "0", ARCHIVE_MAX_BACKOFF_MS: "200" },
     );
-    archiver.start();
     cleanups.push(async () => {
       await archiver.stop();
       await gateway.stop();
     });
-    const archivedThrough = async (subject: string) =>
-      Number(
-        (
-          await query<{ through: string }>(
-            postgres.url,
-            "SELECT archived_through AS through FROM broker_archive_progress WHERE subject = $1",
-            [subject],
-          )
-        )[0]?.through ?? 0,
-      );
-    return { client: brokerClient(gateway.gateway, "grpc"), gateway, archiver, archivedThrough };
+    return { client: brokerClient(gateway.gateway, "grpc"), gateway, archiver };
   }
 
   it("keeps publishing and live delivery going while PostgreSQL is down, then archives everything", async () => {
-    const { client, archivedThrough } = await setUp();
+    const { client } = await setUp();
     const subject = "outage";
     for (let i = 1; i <= 100; i++) await client.publish({ subject, body: bytes(`o${i}`), expirationSeconds: 600 });
-    await eventually(async () => (await archivedThrough(subject)) === 100, 15_000, "for the first archive");
+    await waitArchivedThrough(postgres.url, subject, 100, 15_000);
     const subscriber = await subscribeLive(client, subject);
     await postgres.pause();
     try {
@@ -83,7 +55,7 @@ describe("PostgreSQL outages (a private cluster, stopped and started)", () => {
       subscriber.close();
       await postgres.resume();
     }
-    await eventually(async () => (await archivedThrough(subject)) === 400, 20_000, "for the catch-up");
+    await waitArchivedThrough(postgres.url, subject, 400, 20_000);
     const rows = await query<{ n: string }>(
       postgres.url,
       "SELECT count(*) AS n FROM broker_messages WHERE subject = $1",
@@ -95,17 +67,17 @@ describe("PostgreSQL outages (a private cluster, stopped and started)", () => {
   });
 
   it("drops the oldest unarchived messages once REDIS_MAXLEN is reached, and says they are gone", async () => {
-    const { client, gateway, archiver, archivedThrough } = await setUp({ redisMaxLenPerSubject: 100 });
+    const { client, gateway, archiver } = await setUp({ redisMaxLenPerSubject: 100 });
     const subject = "overflow";
     for (let i = 1; i <= 50; i++) await client.publish({ subject, body: bytes(`v${i}`), expirationSeconds: 600 });
-    await eventually(async () => (await archivedThrough(subject)) === 50, 15_000, "for the first archive");
+    await waitArchivedThrough(postgres.url, subject, 50, 15_000);
     await postgres.pause();
     try {
       for (let i = 51; i <= 1050; i++) await client.publish({ subject, body: bytes(`v${i}`), expirationSeconds: 600 });
     } finally {
       await postgres.resume();
     }
-    await eventually(async () => (await archivedThrough(subject)) === 1050, 20_000, "for the catch-up");
+    await waitArchivedThrough(postgres.url, subject, 1050, 20_000);
     const gaps = await query<{ from_id: string; to_id: string }>(
       postgres.url,
       "SELECT from_id, to_id FROM broker_archive_gaps WHERE subject = $1",

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { Redis } from "ioredis";
 import { DEFAULT_REDIS_OPTIONS, RedisEngine } from "../gateway/src/engines/redis/redis-engine.js";
-import { subjectRegistryKey } from "../gateway/src/engines/redis/subject-registry.js";
 import { ArchiverProcess, createDatabase, eventually, query } from "./support/archive.js";
-import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
+import { deleteGatewayKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { sleep } from "./support/streams.js";
 
 const bodyOf = (subject: string, n: number) => `${subject}#${n}`;
@@ -87,10 +85,7 @@ describe("the archiver process under crashes and replicas", () => {
   afterEach(async () => {
     await Promise.all(processes.splice(0).map((p) => p.stop()));
     await engine.close();
-    await deleteKeys(REDIS_URL, prefix);
-    const redis = new Redis(REDIS_URL, { protocol: 2 });
-    await redis.del(subjectRegistryKey(prefix));
-    redis.disconnect();
+    await deleteGatewayKeys(REDIS_URL, prefix);
     await database.drop();
   });
 

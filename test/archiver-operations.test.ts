@@ -2,16 +2,14 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
-import { Redis } from "ioredis";
 import { DEFAULT_REDIS_OPTIONS, RedisEngine } from "../gateway/src/engines/redis/redis-engine.js";
-import { subjectRegistryKey } from "../gateway/src/engines/redis/subject-registry.js";
 import { ARCHIVER_METRICS } from "../gateway/src/observability/metric-names.js";
-import { ArchiverProcess, createDatabase, eventually, freePort, PrivatePostgres, query } from "./support/archive.js";
+import { ArchiverProcess, createDatabase, eventually, PrivatePostgres, query } from "./support/archive.js";
 import { DEPLOY, promqlMetricNames, readYaml } from "./support/deploy.js";
 import { familyNames, parseMetrics, type Sample, sumOf } from "./support/metrics.js";
-import { eventually as eventuallyDefined, type RunningProcess, startNode } from "./support/node-process.js";
+import { eventually as eventuallyDefined, freePort, type RunningProcess, startNode } from "./support/node-process.js";
 import { OtlpReceiver } from "./support/otlp-receiver.js";
-import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
+import { deleteGatewayKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { sleep } from "./support/streams.js";
 
 const LAG = ARCHIVER_METRICS.lagSeconds;
@@ -24,6 +22,17 @@ async function scrapeText(port: number): Promise<string> {
   return response.text();
 }
 const scrape = async (port: number): Promise<Sample[]> => parseMetrics(await scrapeText(port));
+
+/** Waits until the archiver at `port` reports a lag above 0 seconds; returns it. */
+const lagAboveZero = (port: number): Promise<number> =>
+  eventually(
+    async () => {
+      const lag = sumOf(await scrape(port), LAG);
+      return lag > 0 ? lag : undefined;
+    },
+    10_000,
+    "for a lag above 0",
+  );
 
 /** `count` messages on `subject` that will be archived (an expiry in the future). */
 async function publish(engine: RedisEngine, subject: string, count: number): Promise<void> {
@@ -44,10 +53,7 @@ describe("the archiver process's operations support", () => {
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
     await engine.close();
-    await deleteKeys(REDIS_URL, prefix);
-    const redis = new Redis(REDIS_URL, { protocol: 2 });
-    await redis.del(subjectRegistryKey(prefix));
-    redis.disconnect();
+    await deleteGatewayKeys(REDIS_URL, prefix);
   });
 
   /** The archiver as a child process with its /metrics on a free loopback port. */
@@ -118,14 +124,7 @@ describe("the archiver process's operations support", () => {
 
     await postgres.pause();
     await publish(engine, "outage", 5);
-    const first = await eventually(
-      async () => {
-        const lag = sumOf(await scrape(metricsPort), LAG);
-        return lag > 0 ? lag : undefined;
-      },
-      10_000,
-      "for a lag above 0",
-    );
+    const first = await lagAboveZero(metricsPort);
     await sleep(600);
     const later = sumOf(await scrape(metricsPort), LAG);
     assert.ok(later >= first + 0.5, `the lag grows while PostgreSQL is down (${first} s, then ${later} s)`);
@@ -147,14 +146,7 @@ describe("the archiver process's operations support", () => {
     await publish(engine, "never-archived", 3);
     const closedPort = await freePort();
     const { child, metricsPort } = await spawnArchiver(`postgres://postgres@127.0.0.1:${closedPort}/postgres`);
-    const first = await eventually(
-      async () => {
-        const lag = sumOf(await scrape(metricsPort), LAG);
-        return lag > 0 ? lag : undefined;
-      },
-      10_000,
-      "for a lag above 0",
-    );
+    const first = await lagAboveZero(metricsPort);
     await sleep(600);
     const later = sumOf(await scrape(metricsPort), LAG);
     assert.ok(later >= first + 0.5, `the lag grows (${first} s, then ${later} s)`);
@@ -221,10 +213,7 @@ describe("the archiver's traces when OTEL_EXPORTER_OTLP_ENDPOINT is set", () => 
     await archiver?.stop();
     await receiver.close();
     await engine.close();
-    await deleteKeys(REDIS_URL, prefix);
-    const redis = new Redis(REDIS_URL, { protocol: 2 });
-    await redis.del(subjectRegistryKey(prefix));
-    redis.disconnect();
+    await deleteGatewayKeys(REDIS_URL, prefix);
     await database.drop();
   });
 

@@ -1,36 +1,20 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { before, describe, it } from "node:test";
+import { Code } from "@connectrpc/connect";
+import { rejectsWith } from "./support/assertions.js";
 import { ALL_ROUTES, type BrokerClient, brokerClient } from "./support/clients.js";
-import { ENGINES, startGateway } from "./support/gateway.js";
+import { ENGINES, gatewayForSuite } from "./support/gateway.js";
 import { bytes, sleep, subscribeLive, text } from "./support/streams.js";
-
-async function rejectsWith(call: Promise<unknown>, code: Code, pattern: RegExp): Promise<void> {
-  await assert.rejects(call, (err: unknown) => {
-    assert.ok(err instanceof ConnectError, `expected a ConnectError, got ${String(err)}`);
-    assert.equal(Code[err.code], Code[code], err.rawMessage);
-    assert.match(err.rawMessage, pattern);
-    return true;
-  });
-}
 
 for (const engine of ENGINES) {
   describe(`the broker API on the ${engine} engine`, () => {
-    let stop: () => Promise<void>;
-    let ports: { grpcPort: number; httpPort: number };
-
-    before(async () => {
-      const started = await startGateway(engine, { maxBodyBytes: 64 * 1024 });
-      stop = started.stop;
-      ports = started.gateway;
-    });
-    after(() => stop());
+    const suite = gatewayForSuite(engine, { maxBodyBytes: 64 * 1024 });
 
     for (const route of ALL_ROUTES) {
       describe(`over ${route}`, () => {
         let client: BrokerClient;
         before(() => {
-          client = brokerClient(ports, route);
+          client = brokerClient(suite.gateway, route);
         });
 
         it("assigns ids 1, 2, 3 per subject and fetches each body back", async () => {

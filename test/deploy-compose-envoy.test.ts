@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Broker } from "../gateway/gen/broker/broker_pb.js";
 import { loadConfig } from "../gateway/src/config.js";
 import { ServingStatus } from "../gateway/src/observability/grpc-health.js";
 import { DEPLOY, durationMs, readYaml, type Yaml } from "./support/deploy.js";
-import { startGateway } from "./support/gateway.js";
+import { gatewayForSuite } from "./support/gateway.js";
 import { grpcHealthCheck, httpStatus } from "./support/health-client.js";
 
 const defaults = loadConfig({});
@@ -154,24 +154,17 @@ describe("envoy.yaml", () => {
   });
 
   describe("health checks against a real gateway", () => {
-    let stop: () => Promise<void>;
-    let ports: { grpcPort: number; httpPort: number };
-    before(async () => {
-      const started = await startGateway("redis");
-      stop = started.stop;
-      ports = started.gateway;
-    });
-    after(() => stop());
+    const suite = gatewayForSuite("redis");
 
     it("checks the gRPC upstream with a grpc.health.v1 service name the gateway reports SERVING", async () => {
       const check = cluster("gateway_grpc").health_checks[0].grpc_health_check;
-      assert.equal(await grpcHealthCheck(ports.grpcPort, check.service_name), ServingStatus.SERVING);
+      assert.equal(await grpcHealthCheck(suite.gateway.grpcPort, check.service_name), ServingStatus.SERVING);
     });
 
     it("checks the HTTP upstream on a path the gateway answers 200 while ready", async () => {
       const check = cluster("gateway_http").health_checks[0].http_health_check;
       assert.equal(check.path, "/readyz");
-      assert.equal((await httpStatus(ports.httpPort, check.path)).status, 200);
+      assert.equal((await httpStatus(suite.gateway.httpPort, check.path)).status, 200);
     });
   });
 });

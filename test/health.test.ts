@@ -7,37 +7,30 @@ import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { ServingStatus } from "../gateway/src/observability/grpc-health.js";
 import { brokerClient } from "./support/clients.js";
-import { startGateway } from "./support/gateway.js";
+import { gatewayForSuite, startGateway } from "./support/gateway.js";
 import { grpcHealthCheck, grpcHealthWatch, httpStatus } from "./support/health-client.js";
 import { eventually, freePort } from "./support/node-process.js";
 import { bytes } from "./support/streams.js";
 
 describe("health of a gateway on a reachable Redis", () => {
-  let stop: () => Promise<void>;
-  let ports: { grpcPort: number; httpPort: number };
-  before(async () => {
-    const started = await startGateway("redis");
-    stop = started.stop;
-    ports = started.gateway;
-  });
-  after(() => stop());
+  const suite = gatewayForSuite("redis");
 
   it("answers /healthz and /readyz with 200 on the HTTP port", async () => {
-    assert.deepEqual(await httpStatus(ports.httpPort, "/healthz"), { status: 200, body: "ok\n" });
-    assert.deepEqual(await httpStatus(ports.httpPort, "/readyz"), { status: 200, body: "ok\n" });
+    assert.deepEqual(await httpStatus(suite.gateway.httpPort, "/healthz"), { status: 200, body: "ok\n" });
+    assert.deepEqual(await httpStatus(suite.gateway.httpPort, "/readyz"), { status: 200, body: "ok\n" });
   });
 
   it("reports SERVING for the server and the broker service over grpc.health.v1", async () => {
-    assert.equal(await grpcHealthCheck(ports.grpcPort), ServingStatus.SERVING);
-    assert.equal(await grpcHealthCheck(ports.grpcPort, "broker.Broker"), ServingStatus.SERVING);
+    assert.equal(await grpcHealthCheck(suite.gateway.grpcPort), ServingStatus.SERVING);
+    assert.equal(await grpcHealthCheck(suite.gateway.grpcPort, "broker.Broker"), ServingStatus.SERVING);
   });
 
   it("answers NOT_FOUND for a service it does not serve", async () => {
-    await assert.rejects(grpcHealthCheck(ports.grpcPort, "no.such.Service"), { code: status.NOT_FOUND });
+    await assert.rejects(grpcHealthCheck(suite.gateway.grpcPort, "no.such.Service"), { code: status.NOT_FOUND });
   });
 
   it("leaves other unknown paths on the HTTP port to a 404", async () => {
-    assert.equal((await httpStatus(ports.httpPort, "/nothing-here")).status, 404);
+    assert.equal((await httpStatus(suite.gateway.httpPort, "/nothing-here")).status, 404);
   });
 });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { ALL_ROUTES, brokerClient, type Ports } from "./support/clients.js";
-import { ENGINES, startGateway } from "./support/gateway.js";
+import { describe, it } from "node:test";
+import { ALL_ROUTES, brokerClient } from "./support/clients.js";
+import { ENGINES, gatewayForSuite } from "./support/gateway.js";
 import { subscribeLive } from "./support/streams.js";
 
 /** Sizes around the point where connect-node would start compressing (1 KiB) and the body limit. */
@@ -14,18 +14,11 @@ function patterned(size: number): Uint8Array {
 
 for (const engine of ENGINES) {
   describe(`bodies up to MAX_BODY_BYTES over every route, ${engine} engine`, () => {
-    let ports: Ports;
-    let stop: () => Promise<void>;
-    before(async () => {
-      const started = await startGateway(engine);
-      ports = started.gateway;
-      stop = started.stop;
-    });
-    after(() => stop());
+    const suite = gatewayForSuite(engine);
 
     for (const route of ALL_ROUTES) {
       it(`streams and fetches ${SIZES.join(", ")}-byte bodies byte for byte over ${route}`, async () => {
-        const client = brokerClient(ports, route);
+        const client = brokerClient(suite.gateway, route);
         const subject = `large-${route}`;
         const subscription = await subscribeLive(client, subject);
         try {

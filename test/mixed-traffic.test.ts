@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { type BrokerClient, brokerClient, type Ports, type Route } from "./support/clients.js";
-import { ENGINES, startGateway } from "./support/gateway.js";
+import { describe, it } from "node:test";
+import { type BrokerClient, brokerClient, type Route } from "./support/clients.js";
+import { ENGINES, gatewayForSuite } from "./support/gateway.js";
 import { bytes, sleep, subscribeLive, type TestSubscription, text } from "./support/streams.js";
 
 const RACE_MS = 1_000;
@@ -16,17 +16,10 @@ function assertContiguous(ids: number[], label: string): void {
 
 for (const engine of ENGINES) {
   describe(`publish, subscribe and fetch racing for a second, ${engine} engine`, () => {
-    let ports: Ports;
-    let stop: () => Promise<void>;
-    before(async () => {
-      const started = await startGateway(engine);
-      ports = started.gateway;
-      stop = started.stop;
-    });
-    after(() => stop());
+    const suite = gatewayForSuite(engine);
 
     it("completes every call without an error and keeps every stream in order", async () => {
-      const clients: BrokerClient[] = ROUTES.map((route) => brokerClient(ports, route));
+      const clients: BrokerClient[] = ROUTES.map((route) => brokerClient(suite.gateway, route));
       const client = (n: number) => clients[n % clients.length] as BrokerClient;
       // Fetchable messages acknowledged so far, per subject: id -> body.
       const acked = new Map<string, Map<number, string>>(SUBJECTS.map((s) => [s, new Map()]));

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import type { MessageResponse } from "../gateway/gen/broker/broker_pb.js";
-import { type BrokerClient, brokerClient, type Ports, type Route } from "./support/clients.js";
-import { ENGINES, startGateway } from "./support/gateway.js";
-import { acceptedConnections, type StartedGateway, spawnGateway } from "./support/processes.js";
+import { type BrokerClient, brokerClient, type Route } from "./support/clients.js";
+import { ENGINES, gatewayForSuite } from "./support/gateway.js";
+import { acceptedConnections, type StartedGateway, spawnGateway } from "./support/gateway-process.js";
 import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { bytes, subscribeLive, type TestSubscription, text } from "./support/streams.js";
 
@@ -62,23 +62,16 @@ const SUBSCRIBE_ROUTES: readonly Route[] = ["grpc", "connect", "grpc-web-h2c"];
 
 for (const engine of ENGINES) {
   describe(`ids and order under concurrent publishers on the ${engine} engine`, () => {
-    let ports: Ports;
-    let stop: () => Promise<void>;
-    before(async () => {
-      const started = await startGateway(engine);
-      ports = started.gateway;
-      stop = started.stop;
-    });
-    after(() => stop());
+    const suite = gatewayForSuite(engine);
 
     it("gives ids 1..N exactly once and every subscriber sees them in id order with no gaps", async () => {
       const subject = "concurrent";
       const subscriptions = await Promise.all(
-        SUBSCRIBE_ROUTES.map((route) => subscribeLive(brokerClient(ports, route), subject)),
+        SUBSCRIBE_ROUTES.map((route) => subscribeLive(brokerClient(suite.gateway, route), subject)),
       );
       try {
         const publishers = Array.from({ length: PUBLISHERS }, (_, p) =>
-          brokerClient(ports, PUBLISH_ROUTES[p % PUBLISH_ROUTES.length]),
+          brokerClient(suite.gateway, PUBLISH_ROUTES[p % PUBLISH_ROUTES.length]),
         );
         const acked = await publishConcurrently(publishers, subject);
         assertIdsAreOneToTotal(acked);

@@ -1,28 +1,21 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type BrokerClient, brokerClient, type Route } from "./support/clients.js";
-import { ENGINES, startGateway } from "./support/gateway.js";
+import { ENGINES, gatewayForSuite } from "./support/gateway.js";
 import { bytes, subscribeLive, text } from "./support/streams.js";
 
 const ROUTES: Route[] = ["grpc", "connect"];
 
 for (const engine of ENGINES) {
   describe(`PublishBatch on the ${engine} engine`, () => {
-    let stop: () => Promise<void>;
-    let ports: { grpcPort: number; httpPort: number };
-    before(async () => {
-      const started = await startGateway(engine, { maxBodyBytes: 1024 });
-      stop = started.stop;
-      ports = started.gateway;
-    });
-    after(() => stop());
+    const suite = gatewayForSuite(engine, { maxBodyBytes: 1024 });
 
     for (const route of ROUTES) {
       describe(`over ${route}`, () => {
         let client: BrokerClient;
         before(() => {
-          client = brokerClient(ports, route);
+          client = brokerClient(suite.gateway, route);
         });
 
         it("returns ids in request order, consecutive per subject, across several subjects", async () => {

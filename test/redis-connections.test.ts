@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Redis } from "ioredis";
 import { type BrokerClient, brokerClient, type Route } from "./support/clients.js";
+import { acceptedConnections, type StartedGateway, spawnGateway } from "./support/gateway-process.js";
 import { PrivateRedis } from "./support/private-redis.js";
-import { acceptedConnections, type StartedGateway, spawnGateway } from "./support/processes.js";
 import { bytes, subscribeLive, type TestSubscription, text } from "./support/streams.js";
 
 const WORKERS = 2;

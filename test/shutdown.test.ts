@@ -3,7 +3,7 @@ import { after, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type BrokerClient, brokerClient, type Route } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
-import { type StartedGateway, spawnGateway } from "./support/processes.js";
+import { type StartedGateway, spawnGateway } from "./support/gateway-process.js";
 import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { bytes, sleep, subscribeLive, text } from "./support/streams.js";
 

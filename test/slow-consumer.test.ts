@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { MessageResponse } from "../gateway/gen/broker/broker_pb.js";
 import { type BrokerClient, brokerClient, type Route } from "./support/clients.js";
+import { residentBytes, type StartedGateway, spawnGateway } from "./support/gateway-process.js";
 import { PausedSubscription } from "./support/paused-stream.js";
-import { residentBytes, type StartedGateway, spawnGateway } from "./support/processes.js";
 import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { subscribeLive } from "./support/streams.js";
 

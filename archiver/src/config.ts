@@ -1,4 +1,5 @@
 import { DEFAULT_REDIS_OPTIONS } from "../../gateway/src/engines/redis/redis-engine.js";
+import { type Env, integer } from "../../gateway/src/env.js";
 
 /** Everything the archiver reads from the environment; README "Archive (PostgreSQL)" lists each variable. */
 export interface ArchiverConfig {
@@ -26,22 +27,6 @@ export interface ArchiverConfig {
   /** Port and address of the Prometheus /metrics endpoint (same variables as the gateway's). */
   readonly metricsPort: number;
   readonly metricsHost: string;
-}
-
-type Env = Record<string, string | undefined>;
-
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
-
-function integer(env: Env, name: string, fallback: number, min = 0): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new ConfigError(`${name} must be an integer >= ${min}, got '${raw}'`);
-  }
-  return value;
 }
 
 export function loadArchiverConfig(env: Env = process.env): ArchiverConfig {

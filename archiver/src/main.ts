@@ -1,9 +1,10 @@
 import { ArchiverMetrics } from "../../gateway/src/observability/archiver-metrics.js";
 import { createLogger } from "../../gateway/src/observability/logger.js";
 import { type MetricsServer, registrySource, serveMetrics } from "../../gateway/src/observability/metrics-server.js";
-import { shutdownTracing, tracingEnabled } from "../../gateway/src/observability/tracing-env.js";
+import { tracingEnabled } from "../../gateway/src/observability/tracing-env.js";
+import { failedToStart, stopOnSignal } from "../../gateway/src/process-lifecycle.js";
 import { Archiver, type Log } from "./archiver.js";
-import { ConfigError, loadArchiverConfig } from "./config.js";
+import { loadArchiverConfig } from "./config.js";
 
 /**
  * The archiver process: `npm run archiver`. JSON log lines (pino, LOG_LEVEL),
@@ -12,11 +13,6 @@ import { ConfigError, loadArchiverConfig } from "./config.js";
  */
 const logger = createLogger("broker-archiver");
 const log: Log = (level, msg, fields = {}) => logger[level](fields, msg);
-
-async function exit(code: number): Promise<never> {
-  await shutdownTracing();
-  process.exit(code);
-}
 
 try {
   const config = loadArchiverConfig();
@@ -45,28 +41,13 @@ try {
     metricsPort: metricsServer.port,
   });
   const timer = config.statsIntervalMs > 0 ? setInterval(() => report("stats"), config.statsIntervalMs) : undefined;
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  stopOnSignal(logger, async (signal) => {
     clearInterval(timer);
     log("info", "stopping", { signal });
-    archiver.stop().then(
-      async () => {
-        await metricsServer.close();
-        report("stopped");
-        await exit(0);
-      },
-      async (err: unknown) => {
-        logger.error({ err }, "shutdown failed");
-        await exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+    await archiver.stop();
+    await metricsServer.close();
+    report("stopped");
+  });
 } catch (err) {
-  if (err instanceof ConfigError) logger.error(err.message);
-  else logger.error({ err }, "failed to start");
-  await exit(1);
+  await failedToStart(logger, err);
 }

@@ -3,6 +3,7 @@ import { DEFAULT_LIMITS } from "./core/limits.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS } from "./core/subscription.js";
 import { DEFAULT_MEMORY_OPTIONS } from "./engines/memory/memory-engine.js";
 import { DEFAULT_REDIS_OPTIONS } from "./engines/redis/redis-engine.js";
+import { type Env, integer, onOff } from "./env.js";
 
 /** Everything the gateway reads from the environment; README lists each variable. */
 export interface GatewayConfig {
@@ -38,30 +39,6 @@ export interface GatewayConfig {
   readonly metricsPort: number;
   /** At the start of a drain: how long to stay up, reporting not ready, before refusing calls. */
   readonly drainDelayMs: number;
-}
-
-type Env = Record<string, string | undefined>;
-
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
-
-function integer(env: Env, name: string, fallback: number, min = 0): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new ConfigError(`${name} must be an integer >= ${min}, got '${raw}'`);
-  }
-  return value;
-}
-
-function onOff(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === "") return fallback;
-  if (["on", "true", "1", "yes"].includes(raw)) return true;
-  if (["off", "false", "0", "no"].includes(raw)) return false;
-  throw new ConfigError(`${name} must be 'on' or 'off', got '${env[name]}'`);
 }
 
 export function loadConfig(env: Env = process.env): GatewayConfig {

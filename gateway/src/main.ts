@@ -1,9 +1,9 @@
 import cluster from "node:cluster";
-import { ConfigError, type GatewayConfig, loadConfig } from "./config.js";
+import { type GatewayConfig, loadConfig } from "./config.js";
 import { Gateway } from "./gateway.js";
 import { createLogger } from "./observability/logger.js";
 import { answerClusterMetrics, clusterSource, registrySource, serveMetrics } from "./observability/metrics-server.js";
-import { shutdownTracing } from "./observability/tracing-env.js";
+import { exit, failedToStart, stopOnSignal } from "./process-lifecycle.js";
 
 /**
  * The gateway process. With Redis it forks one worker per core (WORKERS) and
@@ -12,11 +12,6 @@ import { shutdownTracing } from "./observability/tracing-env.js";
  * the primary, which sums its workers' metrics.
  */
 const logger = createLogger("broker-gateway");
-
-async function exit(code: number): Promise<never> {
-  await shutdownTracing();
-  process.exit(code);
-}
 
 async function runGateway(config: GatewayConfig, isWorker: boolean): Promise<void> {
   const gateway = await Gateway.start(config);
@@ -33,25 +28,12 @@ async function runGateway(config: GatewayConfig, isWorker: boolean): Promise<voi
     },
     "gateway listening",
   );
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  stopOnSignal(logger, async (signal) => {
     logger.info({ signal, drainDelayMs: config.drainDelayMs }, "draining");
-    gateway.close().then(
-      async () => {
-        await metricsServer?.close();
-        logger.info("stopped");
-        await exit(0);
-      },
-      async (err: unknown) => {
-        logger.error({ err }, "shutdown failed");
-        await exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+    await gateway.close();
+    await metricsServer?.close();
+    logger.info("stopped");
+  });
 }
 
 async function runPrimary(config: GatewayConfig): Promise<void> {
@@ -87,7 +69,5 @@ try {
   if (cluster.isPrimary && config.workers > 1) await runPrimary(config);
   else await runGateway(config, cluster.isWorker);
 } catch (err) {
-  if (err instanceof ConfigError) logger.error(err.message);
-  else logger.error({ err }, "failed to start");
-  await exit(1);
+  await failedToStart(logger, err);
 }

@@ -1,12 +1,17 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { Redis } from "ioredis";
 import pg from "pg";
-import { DATABASE_URL } from "./services.js";
+import { Archiver } from "../../archiver/src/archiver.js";
+import { loadArchiverConfig } from "../../archiver/src/config.js";
+import type { GatewayConfig } from "../../gateway/src/config.js";
+import { startGateway } from "./gateway.js";
+import { freePort, terminate } from "./node-process.js";
+import { DATABASE_URL, REDIS_URL } from "./services.js";
 
 const run = promisify(execFile);
 const PG_BIN = "/usr/lib/postgresql/15/bin";
@@ -42,12 +47,87 @@ export async function query<Row extends pg.QueryResultRow>(url: string, sql: str
   }
 }
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** Where an in-process archiver copies from and to. */
+export interface ArchiveTarget {
+  readonly redisUrl: string;
+  readonly databaseUrl: string;
+  /** The gateway's REDIS_KEY_PREFIX. */
+  readonly keyPrefix: string;
+}
+
+/**
+ * Starts an in-process archiver that polls every 20 ms; `env` adds or
+ * overrides ARCHIVE_* variables. The caller stops it.
+ */
+export function startArchiver(target: ArchiveTarget, env: Record<string, string> = {}): Archiver {
+  const archiver = new Archiver(
+    loadArchiverConfig({
+      REDIS_URL: target.redisUrl,
+      DATABASE_URL: target.databaseUrl,
+      REDIS_KEY_PREFIX: target.keyPrefix,
+      ARCHIVE_IDLE_MS: "20",
+      ...env,
+    }),
+  );
+  archiver.start();
+  return archiver;
+}
+
+/** The highest id of `subject` the archive has copied (0 before its first batch). */
+export async function archivedThrough(databaseUrl: string, subject: string): Promise<number> {
+  const rows = await query<{ through: string }>(
+    databaseUrl,
+    "SELECT archived_through AS through FROM broker_archive_progress WHERE subject = $1",
+    [subject],
+  );
+  return Number(rows[0]?.through ?? 0);
+}
+
+/** Waits until the archive has copied `subject` through id `id` (ids only grow, so at least `id`). */
+export async function waitArchivedThrough(databaseUrl: string, subject: string, id: number, timeoutMs = 15_000) {
+  await eventually(
+    async () => (await archivedThrough(databaseUrl, subject)) >= id,
+    timeoutMs,
+    `for ${subject} archived through ${id}`,
+  );
+}
+
+/** A Redis gateway with an archive database of its own, an in-process archiver filling it, and a Redis client. */
+export interface ArchivedGateway {
+  readonly database: Awaited<ReturnType<typeof createDatabase>>;
+  readonly gateway: Awaited<ReturnType<typeof startGateway>>;
+  readonly archiver: Archiver;
+  /** The gateway's key prefix: a subject's stream is `prefix + subject`. */
+  readonly prefix: string;
+  /** A plain client on the shared Redis, to look at the gateway's streams. */
+  readonly redis: Redis;
+  /** Stops the archiver and the gateway (removing its keys) and drops the database. */
+  stop(): Promise<void>;
+}
+
+/** Starts an ArchivedGateway on the shared Redis and PostgreSQL; `archiverEnv` as for startArchiver. */
+export async function startArchivedGateway(
+  gatewayOverrides: Partial<GatewayConfig> = {},
+  archiverEnv: Record<string, string> = {},
+): Promise<ArchivedGateway> {
+  const database = await createDatabase();
+  const gateway = await startGateway("redis", { databaseUrl: database.url, ...gatewayOverrides });
+  const prefix = gateway.config.redisKeyPrefix;
+  const archiver = startArchiver({ redisUrl: REDIS_URL, databaseUrl: database.url, keyPrefix: prefix }, archiverEnv);
+  const redis = new Redis(REDIS_URL, { protocol: 2 });
+  return {
+    database,
+    gateway,
+    archiver,
+    prefix,
+    redis,
+    stop: async () => {
+      await archiver.stop();
+      await gateway.stop();
+      redis.disconnect();
+      await database.drop();
+    },
+  };
 }
 
 /** Polls until `check` returns a value (not undefined/false), bounded in time. */
@@ -182,10 +262,6 @@ export class ArchiverProcess {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill("SIGTERM");
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 5_000);
-    await this.exited;
-    clearTimeout(timer);
+    await terminate(this.child, this.exited, 5_000);
   }
 }

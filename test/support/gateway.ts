@@ -1,7 +1,7 @@
+import { after, before } from "node:test";
 import { type GatewayConfig, loadConfig } from "../../gateway/src/config.js";
-import { subjectRegistryKey } from "../../gateway/src/engines/redis/subject-registry.js";
 import { Gateway } from "../../gateway/src/gateway.js";
-import { deleteKeys, REDIS_URL, uniquePrefix } from "./services.js";
+import { deleteGatewayKeys, REDIS_URL, uniquePrefix } from "./services.js";
 
 export type EngineKind = "memory" | "redis";
 export const ENGINES: readonly EngineKind[] = ["memory", "redis"];
@@ -30,9 +30,29 @@ export async function startGateway(
     stop: async () => {
       await gateway.close();
       if (config.redisUrl) {
-        await deleteKeys(config.redisUrl, config.redisKeyPrefix);
-        await deleteKeys(config.redisUrl, subjectRegistryKey(config.redisKeyPrefix));
+        await deleteGatewayKeys(config.redisUrl, config.redisKeyPrefix);
       }
+    },
+  };
+}
+
+/**
+ * One gateway for the tests of the enclosing describe: registers a before hook
+ * that starts it and an after hook that stops it. Read `gateway` inside tests.
+ */
+export function gatewayForSuite(
+  engine: EngineKind,
+  overrides: Partial<GatewayConfig> = {},
+): { readonly gateway: Gateway } {
+  let started: Awaited<ReturnType<typeof startGateway>> | undefined;
+  before(async () => {
+    started = await startGateway(engine, overrides);
+  });
+  after(() => started?.stop());
+  return {
+    get gateway(): Gateway {
+      if (!started) throw new Error("the suite's gateway is not running: read it inside a test");
+      return started.gateway;
     },
   };
 }

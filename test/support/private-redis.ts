@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
-import { freePort } from "./processes.js";
+import { freePort } from "./node-process.js";
 
 /**
  * A redis-server of the test's own, for tests that stop, restart or count the

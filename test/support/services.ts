@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
+import { subjectRegistryKey } from "../../gateway/src/engines/redis/subject-registry.js";
 
 /**
  * The shared services of the development and CI machines. Tests use them for
@@ -26,4 +27,10 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
   } finally {
     redis.disconnect();
   }
+}
+
+/** Deletes a gateway's keys: every stream under its key prefix and its subject registry. */
+export async function deleteGatewayKeys(url: string, prefix: string): Promise<void> {
+  await deleteKeys(url, prefix);
+  await deleteKeys(url, subjectRegistryKey(prefix));
 }

@@ -1,22 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import net from "node:net";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { freePort, ROOT, terminate } from "./node-process.js";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-/** A loopback port that was free a moment ago (bound to 0 and released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/**
+ * The gateway as a child process (spawnGateway), with its JSON log lines parsed,
+ * and what /proc says about such a process. Plain node child processes with
+ * raw output are in node-process.ts.
+ */
 
 export interface LogLine {
   readonly level: string;
@@ -101,11 +91,7 @@ export class GatewayProcess {
 
   /** Cleanup: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
   async stop(graceMs = 5_000): Promise<void> {
-    if (this.hasExited) return;
-    this.signal("SIGTERM");
-    const timer = setTimeout(() => this.signal("SIGKILL"), graceMs);
-    await this.exited;
-    clearTimeout(timer);
+    await terminate(this.child, this.exited, graceMs);
   }
 }
 
