@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type BrokerClient, brokerClient } from "./support/clients.js";
 import { ENGINES, startGateway } from "./support/gateway.js";
-import { spawnGateway } from "./support/processes.js";
+import { spawnGateway } from "./support/gateway-process.js";
 import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { bytes, sleep, text } from "./support/streams.js";
 
