@@ -1,0 +1,149 @@
+import { randomUUID } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { waitForServer } from "./grpc-client.js";
+import { pinToCpus } from "./proc.js";
+import { progress } from "./progress.js";
+import { writeReport } from "./report/markdown.js";
+import { type BenchContext, failed, type ScenarioResult } from "./results.js";
+import { archiveScenarios } from "./scenarios/archive.js";
+import { rawPostgresBaseline, rawRedisBaselines } from "./scenarios/baselines.js";
+import { e2eScenario, fanoutScenario } from "./scenarios/delivery.js";
+import { idleScenario } from "./scenarios/idle.js";
+import { batchScenario, hotFetchScenario, publishScenario } from "./scenarios/unary.js";
+import { CLIENT_CPUS, remoteTarget, type ServerProcess, startGateway, startNoopServer } from "./servers.js";
+import { checkTargets } from "./targets.js";
+
+const USAGE = `npm run bench -- [options]
+  --smoke              every scenario briefly, correctness only (CI); exits 1 on any failure or loss
+  --target HOST:PORT   load a gateway someone else runs instead of starting memory and Redis gateways
+  --only a,b           run only these scenarios (publish, batch-publish, e2e-delivery, fan-out,
+                       idle-subscribers, hot-fetch, baselines, archive)
+  --out DIR            where results.json, report.md and the SVG plots go
+                       (default loadtest/report, or a temp dir with --smoke)
+env: REDIS_URL (redis://127.0.0.1:6379), DATABASE_URL (postgres://postgres@127.0.0.1:5432/test),
+     BENCH_SERVER_CPUS (0), BENCH_CLIENT_CPUS (1), BENCH_SERVER_NODE_ARGS (e.g. --cpu-prof)`;
+
+type EngineScenario = (ctx: BenchContext, server: ServerProcess, target: string) => Promise<ScenarioResult>;
+
+const ENGINE_SCENARIOS: [string, EngineScenario][] = [
+  ["publish", publishScenario],
+  ["batch-publish", batchScenario],
+  ["hot-fetch", hotFetchScenario],
+  ["e2e-delivery", e2eScenario],
+  ["fan-out", fanoutScenario],
+  ["idle-subscribers", idleScenario],
+];
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: "boolean", default: false },
+      target: { type: "string" },
+      only: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const smoke = values.smoke === true;
+  const only = values.only ? new Set(values.only.split(",")) : undefined;
+  const wanted = (name: string) => !only || only.has(name);
+  const ctx: BenchContext = {
+    smoke,
+    redisUrl: process.env.REDIS_URL || "redis://127.0.0.1:6379",
+    databaseUrl: process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test",
+    runId: randomUUID().slice(0, 8),
+  };
+  const outDir = path.resolve(
+    values.out ?? (smoke ? path.join(os.tmpdir(), `bench-smoke-${ctx.runId}`) : "loadtest/report"),
+  );
+  const pinned = pinToCpus(process.pid, CLIENT_CPUS);
+  const results: ScenarioResult[] = [];
+  const record = (result: ScenarioResult) => {
+    results.push(result);
+    const figure = result.throughput === undefined ? "" : ` ${Math.round(result.throughput)} ${result.unit}`;
+    const p99 = result.latency ? ` p99 ${result.latency.p99.toFixed(2)} ms` : "";
+    const cpu = result.serverCpuUsPerOp === undefined ? "" : ` cpu ${result.serverCpuUsPerOp.toFixed(1)} µs/op`;
+    progress.done(
+      `${result.status.padEnd(13)} ${result.scenario} [${result.target}]${figure}${p99}${cpu}${result.note ? ` (${result.note})` : ""}`,
+    );
+  };
+  const guarded = async (scenario: string, target: string, run: () => Promise<ScenarioResult | ScenarioResult[]>) => {
+    try {
+      const out = await run();
+      for (const r of Array.isArray(out) ? out : [out]) record(r);
+    } catch (err) {
+      record(failed(scenario, target, err));
+    }
+  };
+
+  if (values.target) {
+    // Someone else's gateway: the scenarios only, no baselines, CPU or memory readings.
+    const server = remoteTarget(values.target);
+    await waitForServer(server.address);
+    for (const [name, scenario] of ENGINE_SCENARIOS) {
+      if (wanted(name)) await guarded(name, "target", () => scenario(ctx, server, "target"));
+    }
+  } else {
+    if (wanted("baselines")) {
+      const noop = await startNoopServer();
+      try {
+        for (const [name, scenario] of [
+          ["publish", publishScenario],
+          ["batch-publish", batchScenario],
+          ["hot-fetch", hotFetchScenario],
+        ] as const) {
+          await guarded(name, "no-op gRPC", () => scenario(ctx, noop, "no-op gRPC"));
+        }
+      } finally {
+        await noop.stop();
+      }
+      await guarded("raw-xadd", "raw Redis", () => rawRedisBaselines(ctx));
+      await guarded("raw-insert", "raw PostgreSQL", () => rawPostgresBaseline(ctx));
+    }
+    for (const engine of ["memory", "redis"] as const) {
+      if (!ENGINE_SCENARIOS.some(([name]) => wanted(name))) break;
+      const server = await startGateway(engine, ctx.redisUrl);
+      try {
+        for (const [name, scenario] of ENGINE_SCENARIOS) {
+          if (wanted(name)) await guarded(name, engine, () => scenario(ctx, server, engine));
+        }
+      } finally {
+        await server.stop();
+      }
+    }
+    if (wanted("archive")) await guarded("archive", "redis+archive", () => archiveScenarios(ctx));
+  }
+
+  const run = {
+    startedAt: new Date().toISOString(),
+    smoke,
+    machine: { cpus: os.availableParallelism(), node: process.version, pinned },
+    results,
+    targets: smoke ? [] : checkTargets(results),
+  };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(path.join(outDir, "results.json"), `${JSON.stringify(run, null, 2)}\n`);
+  writeReport(outDir, run);
+  process.stderr.write(`results: ${path.join(outDir, "results.json")}\nreport:  ${path.join(outDir, "report.md")}\n`);
+  const bad = results.filter((r) => r.status === "failed" || (r.lost ?? 0) > 0);
+  if (bad.length > 0) {
+    process.stderr.write(`${bad.length} scenario(s) failed or lost messages\n`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,193 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { BrokerChannels } from "../grpc-client.js";
+import { constantRate, sleep } from "../load.js";
+import { pinToCpus } from "../proc.js";
+import { progress } from "../progress.js";
+import type { BenchContext, ScenarioResult } from "../results.js";
+import { SERVER_CPUS, type ServerProcess, startGateway } from "../servers.js";
+
+const ROOT = new URL("../../../", import.meta.url).pathname;
+
+/**
+ * The archiver is another part of the project (archiver/, `npm run archiver`,
+ * PostgreSQL via DATABASE_URL). When this tree has no archiver, its scenarios
+ * report "not available" rather than a figure.
+ */
+export function archiverAvailable(): { available: boolean; reason: string } {
+  if (!existsSync(`${ROOT}archiver`)) return { available: false, reason: "no archiver/ in this tree" };
+  const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { scripts?: Record<string, string> };
+  if (!pkg.scripts?.archiver) return { available: false, reason: "package.json has no archiver script" };
+  return { available: true, reason: "" };
+}
+
+function databaseUrlFor(base: string, database: string): string {
+  const url = new URL(base);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/** Rows in the archive database: the sum over its tables that have a `subject` column. */
+async function archivedRows(client: pg.Client): Promise<number> {
+  const tables = await client.query<{ schema: string; name: string }>(
+    `SELECT table_schema AS schema, table_name AS name FROM information_schema.columns
+     WHERE column_name = 'subject' AND table_schema NOT IN ('pg_catalog', 'information_schema')`,
+  );
+  let total = 0;
+  for (const { schema, name } of tables.rows) {
+    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}"."${name}"`);
+    total += Number(rows[0]?.n ?? 0);
+  }
+  return total;
+}
+
+function startArchiver(env: Record<string, string>): ChildProcess {
+  const child = spawn("npm", ["run", "--silent", "archiver"], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  if (child.pid !== undefined) pinToCpus(child.pid, SERVER_CPUS);
+  return child;
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Archiver throughput and archived Fetch, on a gateway over Redis with the
+ * archive in a database of its own: publish a backlog, start the archiver,
+ * time it until every message is a row; then cut the streams in Redis down
+ * so the first ids exist only in the archive, and Fetch them at 2,000/s.
+ */
+export async function archiveScenarios(ctx: BenchContext): Promise<ScenarioResult[]> {
+  const { available, reason } = archiverAvailable();
+  if (!available) {
+    return [
+      { scenario: "archiver", target: "redis+archive", status: "not available", note: reason },
+      { scenario: "archived-fetch", target: "redis+archive", status: "not available", note: reason },
+    ];
+  }
+  const database = `bench_${ctx.runId.replace(/[^a-z0-9]/gi, "")}`;
+  const admin = new pg.Client({ connectionString: ctx.databaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  const databaseUrl = databaseUrlFor(ctx.databaseUrl, database);
+  const archive = new pg.Client({ connectionString: databaseUrl });
+  let gateway: ServerProcess | undefined;
+  let archiver: ChildProcess | undefined;
+  const results: ScenarioResult[] = [];
+  try {
+    await archive.connect();
+    gateway = await startGateway("redis+archive", ctx.redisUrl, {
+      DATABASE_URL: databaseUrl,
+      REDIS_MAXLEN: "10000000",
+    });
+    const client = new BrokerChannels(gateway.address, 2);
+    const subjects = 10;
+    const backlog = ctx.smoke ? 5_000 : 200_000;
+    const perBatch = 500;
+    for (let sent = 0; sent < backlog; sent += perBatch) {
+      await client.publishBatch({
+        messages: Array.from({ length: perBatch }, (_, i) => ({
+          subject: `bench-archive-${ctx.runId}-${(sent + i) % subjects}`,
+          body: Buffer.alloc(128, (sent + i) % 251),
+          expirationSeconds: 3_600,
+          idempotencyKey: "",
+        })),
+      });
+      progress.update(`archive backlog: ${sent + perBatch}/${backlog}`);
+    }
+    // Archiver throughput on the backlog, from its first row to the last.
+    archiver = startArchiver({
+      REDIS_URL: ctx.redisUrl,
+      REDIS_KEY_PREFIX: gateway.redisKeyPrefix ?? "",
+      DATABASE_URL: databaseUrl,
+    });
+    let stderr = "";
+    archiver.stderr?.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-2000);
+    });
+    const t0 = performance.now();
+    let firstAt: number | undefined;
+    let firstRows = 0;
+    let rows = 0;
+    while (rows < backlog && performance.now() - t0 < (ctx.smoke ? 30_000 : 120_000) && archiver.exitCode === null) {
+      await sleep(100);
+      rows = await archivedRows(archive).catch(() => 0);
+      if (rows > 0 && firstAt === undefined) {
+        firstAt = performance.now();
+        firstRows = rows;
+      }
+      progress.update(`archiver: ${rows}/${backlog} rows`);
+    }
+    const doneAt = performance.now();
+    const archived = rows >= backlog;
+    results.push({
+      scenario: "archiver",
+      target: "redis+archive",
+      status: archived ? "ok" : "failed",
+      ...(archived ? {} : { note: `${rows}/${backlog} rows archived in time; archiver stderr: ${stderr.trim()}` }),
+      throughput: firstAt !== undefined && doneAt > firstAt ? ((rows - firstRows) * 1000) / (doneAt - firstAt) : 0,
+      unit: "rows/s",
+      lost: backlog - Math.min(rows, backlog),
+      extra: { backlog },
+    });
+    if (!archived) {
+      results.push({
+        scenario: "archived-fetch",
+        target: "redis+archive",
+        status: "failed",
+        note: "archiver did not finish",
+      });
+      return results;
+    }
+    // Keep only the newest 100 entries of each stream in Redis: older ids live in the archive alone.
+    const redis = new Redis(ctx.redisUrl, { protocol: 2 });
+    for (let s = 0; s < subjects; s++) {
+      await redis.xtrim(`${gateway.redisKeyPrefix}bench-archive-${ctx.runId}-${s}`, "MAXLEN", 100);
+    }
+    redis.disconnect();
+    let mismatches = 0;
+    const archivedPerSubject = backlog / subjects - 100;
+    const run = await constantRate(
+      "archived fetch",
+      { ratePerSecond: ctx.smoke ? 200 : 2_000, durationMs: ctx.smoke ? 1_000 : 10_000 },
+      async (i) => {
+        const s = i % subjects;
+        const id = 1 + ((i * 7919) % archivedPerSubject);
+        const message = await client.fetch({ subject: `bench-archive-${ctx.runId}-${s}`, id: BigInt(id) });
+        // Message n of the backlog (0-based) went to subject n % subjects as id floor(n / subjects) + 1.
+        const n = (id - 1) * subjects + s;
+        if (message.body[0] !== n % 251) mismatches += 1;
+      },
+    );
+    const latency = run.latency.summary();
+    results.push({
+      scenario: "archived-fetch",
+      target: "redis+archive",
+      status: run.errors || mismatches || run.ok === 0 ? "failed" : "ok",
+      ...(run.firstError ? { note: run.firstError } : mismatches ? { note: `${mismatches} wrong bodies` } : {}),
+      throughput: (run.ok * 1000) / run.elapsedMs,
+      unit: "fetches/s",
+      latency,
+      errors: run.errors,
+    });
+    client.close();
+    return results;
+  } finally {
+    if (archiver) await stopProcess(archiver);
+    if (gateway) await gateway.stop();
+    await archive.end().catch(() => {});
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
+    await admin.end();
+  }
+}
