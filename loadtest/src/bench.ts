@@ -124,7 +124,7 @@ async function main(): Promise<number> {
   const run = {
     startedAt: new Date().toISOString(),
     smoke,
-    machine: { cpus: os.availableParallelism(), node: process.version, pinned },
+    machine: { cpus: os.cpus().length, node: process.version, pinned },
     results,
     targets: smoke ? [] : checkTargets(results),
   };

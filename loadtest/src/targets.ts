@@ -95,6 +95,8 @@ export function checkTargets(results: readonly ScenarioResult[]): TargetCheck[] 
 export function baselineOf(results: readonly ScenarioResult[], result: ScenarioResult): ScenarioResult | undefined {
   const pick = (scenario: string, target: string) =>
     results.find((r) => r.scenario === scenario && r.target === target && r.status === "ok");
+  const baselineTargets = ["no-op gRPC", "raw Redis", "raw PostgreSQL"];
+  if (baselineTargets.includes(result.target)) return undefined;
   switch (result.scenario) {
     case "publish":
       return pick("publish", "no-op gRPC");
