@@ -4,15 +4,16 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { waitForServer } from "./grpc-client.js";
+import { interleaved, type Participant } from "./interleave.js";
 import { pinToCpus } from "./proc.js";
 import { progress } from "./progress.js";
 import { writeReport } from "./report/markdown.js";
 import { type BenchContext, failed, type ScenarioResult } from "./results.js";
 import { archiveScenarios } from "./scenarios/archive.js";
-import { rawPostgresBaseline, rawRedisBaselines } from "./scenarios/baselines.js";
+import { rawPostgresBaseline, rawRedisParticipants } from "./scenarios/baselines.js";
 import { e2eScenario, fanoutScenario } from "./scenarios/delivery.js";
 import { idleScenario } from "./scenarios/idle.js";
-import { batchScenario, hotFetchScenario, publishScenario } from "./scenarios/unary.js";
+import { batchParticipant, hotFetchParticipant, publishParticipant } from "./scenarios/unary.js";
 import { CLIENT_CPUS, remoteTarget, type ServerProcess, startGateway, startNoopServer } from "./servers.js";
 import { checkTargets } from "./targets.js";
 
@@ -27,14 +28,19 @@ env: REDIS_URL (redis://127.0.0.1:6379), DATABASE_URL (postgres://postgres@127.0
      BENCH_SERVER_CPUS (0), BENCH_CLIENT_CPUS (1), BENCH_SERVER_NODE_ARGS (e.g. --cpu-prof)`;
 
 type EngineScenario = (ctx: BenchContext, server: ServerProcess, target: string) => Promise<ScenarioResult>;
+type Prepare = (ctx: BenchContext, server: ServerProcess, target: string) => Promise<Participant>;
 
-const ENGINE_SCENARIOS: [string, EngineScenario][] = [
-  ["publish", publishScenario],
-  ["batch-publish", batchScenario],
-  ["hot-fetch", hotFetchScenario],
+/** Throughput scenarios, measured interleaved with their baselines. */
+const THROUGHPUT_SCENARIOS: [string, Prepare][] = [
+  ["publish", publishParticipant],
+  ["batch-publish", batchParticipant],
+  ["hot-fetch", hotFetchParticipant],
+];
+
+/** Scenarios run on a fresh gateway per engine (delivery, then idle memory on another fresh one). */
+const DELIVERY_SCENARIOS: [string, EngineScenario][] = [
   ["e2e-delivery", e2eScenario],
   ["fan-out", fanoutScenario],
-  ["idle-subscribers", idleScenario],
 ];
 
 async function main(): Promise<number> {
@@ -83,42 +89,81 @@ async function main(): Promise<number> {
     }
   };
 
-  if (values.target) {
-    // Someone else's gateway: the scenarios only, no baselines, CPU or memory readings.
-    const server = remoteTarget(values.target);
-    await waitForServer(server.address);
-    for (const [name, scenario] of ENGINE_SCENARIOS) {
-      if (wanted(name)) await guarded(name, "target", () => scenario(ctx, server, "target"));
-    }
-  } else {
-    if (wanted("baselines")) {
-      const noop = await startNoopServer();
-      try {
-        for (const [name, scenario] of [
-          ["publish", publishScenario],
-          ["batch-publish", batchScenario],
-          ["hot-fetch", hotFetchScenario],
-        ] as const) {
-          await guarded(name, "no-op gRPC", () => scenario(ctx, noop, "no-op gRPC"));
-        }
-      } finally {
-        await noop.stop();
+  const rounds = smoke ? 1 : 4;
+  const throughputMs = smoke ? 1_000 : 8_000;
+  const servers: { target: string; server: ServerProcess }[] = [];
+  try {
+    if (values.target) {
+      // Someone else's gateway: the scenarios only, no baselines, CPU or memory readings.
+      const server = remoteTarget(values.target);
+      await waitForServer(server.address);
+      servers.push({ target: "target", server });
+    } else {
+      if (wanted("baselines")) servers.push({ target: "no-op gRPC", server: await startNoopServer() });
+      for (const engine of ["memory", "redis"] as const) {
+        servers.push({ target: engine, server: await startGateway(engine, ctx.redisUrl) });
       }
-      await guarded("raw-xadd", "raw Redis", () => rawRedisBaselines(ctx));
-      await guarded("raw-insert", "raw PostgreSQL", () => rawPostgresBaseline(ctx));
     }
-    for (const engine of ["memory", "redis"] as const) {
-      if (!ENGINE_SCENARIOS.some(([name]) => wanted(name))) break;
-      const server = await startGateway(engine, ctx.redisUrl);
+    for (const [name, prepare] of THROUGHPUT_SCENARIOS) {
+      if (!wanted(name)) continue;
+      const participants: Participant[] = [];
+      for (const { target, server } of servers) {
+        try {
+          participants.push(await prepare(ctx, server, target));
+        } catch (err) {
+          record(failed(name, target, err));
+        }
+      }
+      let raw: Awaited<ReturnType<typeof rawRedisParticipants>> | undefined;
+      if (!values.target && wanted("baselines") && name !== "publish") {
+        try {
+          raw = await rawRedisParticipants(ctx);
+          participants.push(name === "batch-publish" ? raw.xadd : raw.xrange);
+        } catch (err) {
+          record(failed(name === "batch-publish" ? "raw-xadd" : "raw-xrange", "raw Redis", err));
+        }
+      }
       try {
-        for (const [name, scenario] of ENGINE_SCENARIOS) {
+        for (const result of await interleaved(participants, rounds, throughputMs)) record(result);
+      } catch (err) {
+        record(failed(name, "all", err));
+      } finally {
+        for (const participant of participants) await participant.close();
+        if (raw) await (name === "batch-publish" ? raw.xrange : raw.xadd).close();
+      }
+    }
+  } finally {
+    for (const { server } of servers) await server.stop();
+  }
+  if (!values.target && wanted("baselines")) {
+    await guarded("raw-insert", "raw PostgreSQL", () => rawPostgresBaseline(ctx));
+  }
+  const engines = values.target ? (["target"] as const) : (["memory", "redis"] as const);
+  for (const engine of engines) {
+    const fresh = () =>
+      engine === "target" ? Promise.resolve(remoteTarget(values.target as string)) : startGateway(engine, ctx.redisUrl);
+    if (DELIVERY_SCENARIOS.some(([name]) => wanted(name))) {
+      const server = await fresh();
+      try {
+        for (const [name, scenario] of DELIVERY_SCENARIOS) {
           if (wanted(name)) await guarded(name, engine, () => scenario(ctx, server, engine));
         }
       } finally {
         await server.stop();
       }
     }
-    if (wanted("archive")) await guarded("archive", "redis+archive", () => archiveScenarios(ctx));
+    if (wanted("idle-subscribers")) {
+      // A fresh process, so its memory holds only the idle subscriptions.
+      const server = await fresh();
+      try {
+        await guarded("idle-subscribers", engine, () => idleScenario(ctx, server, engine));
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  if (!values.target && wanted("archive")) {
+    await guarded("archive", "redis+archive", () => archiveScenarios(ctx));
   }
 
   const run = {

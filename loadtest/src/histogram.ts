@@ -26,6 +26,11 @@ export class LatencyHistogram {
     this.histogram.recordValue(us);
   }
 
+  /** Adds another histogram's values to this one (merging rounds). */
+  add(other: LatencyHistogram): void {
+    this.histogram.add(other.histogram);
+  }
+
   get count(): number {
     return this.histogram.totalCount;
   }

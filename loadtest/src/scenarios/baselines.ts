@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import pg from "pg";
+import { type Participant, sampled } from "../interleave.js";
 import { closedLoop } from "../load.js";
 import type { BenchContext, ScenarioResult } from "../results.js";
 
@@ -13,55 +14,61 @@ function duration(ctx: BenchContext): number {
  * The storage ceiling: one ioredis client (auto-pipelining, as the gateway's
  * command connection) doing what a publish and a hot fetch do in Redis, with
  * 256 commands in flight: XADD with the gateway's fields and trimming, and
- * XRANGE of one id.
+ * XRANGE of one id among the newest 1,000. Measured interleaved with the
+ * batch-publish and hot-fetch scenarios.
  */
-export async function rawRedisBaselines(ctx: BenchContext): Promise<ScenarioResult[]> {
+export async function rawRedisParticipants(ctx: BenchContext): Promise<{ xadd: Participant; xrange: Participant }> {
   const redis = new Redis(ctx.redisUrl, { protocol: 2, enableAutoPipelining: true });
   const key = `bench:raw:${ctx.runId}`;
-  try {
-    const xadd = () =>
-      redis.xadd(key, "MAXLEN", "~", 100_000, "0-*", "b", BODY, "t", Date.now(), "x", Date.now() + 60_000);
-    await closedLoop("raw XADD warm-up", { concurrency: 256, durationMs: 300, maxOps: 20_000 }, xadd);
-    const add = await closedLoop("raw XADD", { concurrency: 256, durationMs: duration(ctx), maxOps: 10_000_000 }, xadd);
-    const last = Number((await redis.xrevrange(key, "+", "-", "COUNT", 1))[0]?.[0]?.split("-")[1] ?? 1);
-    const hot = Math.min(1_000, last);
-    let empty = 0;
-    const xrange = async (i: number) => {
-      const id = `0-${last - ((i * 7919) % hot)}`;
-      const entries = await redis.xrangeBuffer(key, id, id);
-      if (entries.length !== 1) empty += 1;
-    };
-    const range = await closedLoop(
-      "raw XRANGE",
-      { concurrency: 256, durationMs: duration(ctx), maxOps: 10_000_000 },
-      xrange,
-    );
-    return [
-      {
-        scenario: "raw-xadd",
-        target: "raw Redis",
-        status: add.errors ? "failed" : "ok",
-        ...(add.firstError ? { note: add.firstError } : {}),
-        throughput: (add.ok * 1000) / add.elapsedMs,
-        unit: "XADD/s",
-        latency: add.latency.summary(),
-        errors: add.errors,
-      },
-      {
-        scenario: "raw-xrange",
-        target: "raw Redis",
-        status: range.errors || empty ? "failed" : "ok",
-        ...(range.firstError ? { note: range.firstError } : empty ? { note: `${empty} empty replies` } : {}),
-        throughput: (range.ok * 1000) / range.elapsedMs,
-        unit: "XRANGE/s",
-        latency: range.latency.summary(),
-        errors: range.errors,
-      },
-    ];
-  } finally {
+  const xadd = () =>
+    redis.xadd(key, "MAXLEN", "~", 100_000, "0-*", "b", BODY, "t", Date.now(), "x", Date.now() + 60_000);
+  await closedLoop("raw XADD warm-up", { concurrency: 256, durationMs: 300, maxOps: 20_000 }, xadd);
+  let empty = 0;
+  const xrange = async (i: number) => {
+    const last = lastId;
+    const id = `0-${last - ((i * 7919) % Math.min(1_000, last))}`;
+    const entries = await redis.xrangeBuffer(key, id, id);
+    if (entries.length !== 1) empty += 1;
+  };
+  let lastId = Number((await redis.xrevrange(key, "+", "-", "COUNT", 1))[0]?.[0]?.split("-")[1] ?? 1);
+  let closed = 0;
+  const close = async () => {
+    // Shared by both participants: the last one to close cleans up.
+    if (++closed < 2) return;
     await redis.del(key);
     redis.disconnect();
-  }
+  };
+  return {
+    xadd: {
+      scenario: "raw-xadd",
+      target: "raw Redis",
+      unit: "XADD/s",
+      measure: async (durationMs) => {
+        const sample = await sampled(
+          undefined,
+          1,
+          () => 0,
+          () => closedLoop("raw XADD", { concurrency: 256, durationMs, maxOps: 100_000_000 }, xadd),
+        );
+        lastId = Number((await redis.xrevrange(key, "+", "-", "COUNT", 1))[0]?.[0]?.split("-")[1] ?? 1);
+        return sample;
+      },
+      close,
+    },
+    xrange: {
+      scenario: "raw-xrange",
+      target: "raw Redis",
+      unit: "XRANGE/s",
+      measure: (durationMs) =>
+        sampled(
+          undefined,
+          1,
+          () => empty,
+          () => closedLoop("raw XRANGE", { concurrency: 256, durationMs, maxOps: 100_000_000 }, xrange),
+        ),
+      close,
+    },
+  };
 }
 
 export const PG_ROWS_PER_STATEMENT = 1_000;
