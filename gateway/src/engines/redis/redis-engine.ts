@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { StoredMessage } from "../../core/message.js";
 import type { BatchItem, Engine, MessageListener, ReadAfterResult } from "../engine.js";
+import { AppendCoalescer } from "./append-coalescer.js";
 import { APPEND_BATCH_SCRIPT, CREATE_STREAM_SCRIPT, LAST_ID_SCRIPT } from "./scripts.js";
 import {
   decodeEntry,
@@ -65,6 +66,10 @@ export class RedisEngine implements Engine {
   private readonly commands: Redis;
   private readonly readers: StreamReader[] = [];
   private listener: MessageListener = () => {};
+  private readonly coalescer = new AppendCoalescer(
+    (subject, body, expiresAt) => this.appendOne(subject, body, expiresAt),
+    (subject, items) => this.appendBatch(subject, items),
+  );
 
   constructor(private readonly options: RedisEngineOptions) {
     this.commands = new Redis(options.url, {
@@ -92,7 +97,11 @@ export class RedisEngine implements Engine {
     }
   }
 
-  async append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
+  append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
+    return this.coalescer.append(subject, body, expiresAt);
+  }
+
+  private async appendOne(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
     const publishedAt = Date.now();
     const key = this.key(subject);
     const fields = [FIELD_BODY, asBuffer(body), FIELD_PUBLISHED_AT, publishedAt, FIELD_EXPIRES_AT, expiresAt];
