@@ -1,6 +1,7 @@
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 import { Broker } from "../../../gen/broker/broker_pb.js";
+import { encodeMessageResponse } from "./message-codec.js";
 
 /**
  * A @grpc/grpc-js service definition built from the protobuf-es descriptor,
@@ -11,6 +12,7 @@ function methodDefinition<I extends DescMessage, O extends DescMessage>(
   input: I,
   output: O,
   responseStream: boolean,
+  responseSerialize: (message: MessageShape<O>) => Buffer = (message) => Buffer.from(toBinary(output, message)),
 ): MethodDefinition<MessageShape<I>, MessageShape<O>> {
   return {
     path: `/${Broker.typeName}/${name}`,
@@ -18,7 +20,7 @@ function methodDefinition<I extends DescMessage, O extends DescMessage>(
     responseStream,
     requestSerialize: (message) => Buffer.from(toBinary(input, message)),
     requestDeserialize: (bytes) => fromBinary(input, bytes),
-    responseSerialize: (message) => Buffer.from(toBinary(output, message)),
+    responseSerialize,
     responseDeserialize: (bytes) => fromBinary(output, bytes),
     originalName: name.charAt(0).toLowerCase() + name.slice(1),
   };
@@ -28,7 +30,8 @@ const { publish, subscribe, fetch, publishBatch } = Broker.method;
 
 export const brokerServiceDefinition = {
   publish: methodDefinition(publish.name, publish.input, publish.output, false),
-  subscribe: methodDefinition(subscribe.name, subscribe.input, subscribe.output, true),
-  fetch: methodDefinition(fetch.name, fetch.input, fetch.output, false),
+  // MessageResponse, the hot reply, has a hand-written encoder (see message-codec.ts).
+  subscribe: methodDefinition(subscribe.name, subscribe.input, subscribe.output, true, encodeMessageResponse),
+  fetch: methodDefinition(fetch.name, fetch.input, fetch.output, false, encodeMessageResponse),
   publishBatch: methodDefinition(publishBatch.name, publishBatch.input, publishBatch.output, false),
 } satisfies ServiceDefinition;
