@@ -1,8 +1,7 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { StoredMessage } from "../../core/message.js";
 import type { BatchItem, Engine, MessageListener, ReadAfterResult } from "../engine.js";
-import { AppendCoalescer } from "./append-coalescer.js";
-import { APPEND_BATCH_SCRIPT, CREATE_STREAM_SCRIPT, LAST_ID_SCRIPT } from "./scripts.js";
+import { APPEND_BATCH_SCRIPT, CREATE_STREAM_SCRIPT, GET_MANY_SCRIPT, LAST_ID_SCRIPT } from "./scripts.js";
 import {
   decodeEntry,
   entryId,
@@ -13,6 +12,7 @@ import {
   parseEntryId,
 } from "./stream-entry.js";
 import { StreamReader } from "./stream-reader.js";
+import { TurnBatcher } from "./turn-batcher.js";
 
 export interface RedisEngineOptions {
   readonly url: string;
@@ -37,6 +37,7 @@ type ScriptCommands = {
   brokerLastId(key: string): Promise<string>;
   brokerCreateStream(key: string, ...args: (string | number | Buffer)[]): Promise<string>;
   brokerAppendBatch(key: string, ...args: (string | number | Buffer)[]): Promise<string[] | null>;
+  brokerGetManyBuffer(key: string, ...ids: string[]): Promise<([id: Buffer, fields: Buffer[]] | null)[]>;
 };
 
 export const DEFAULT_REDIS_OPTIONS: Omit<RedisEngineOptions, "url"> = {
@@ -66,9 +67,14 @@ export class RedisEngine implements Engine {
   private readonly commands: Redis;
   private readonly readers: StreamReader[] = [];
   private listener: MessageListener = () => {};
-  private readonly coalescer = new AppendCoalescer(
-    (subject, body, expiresAt) => this.appendOne(subject, body, expiresAt),
+  /** Concurrent appends and gets on one subject share a script call (see TurnBatcher). */
+  private readonly appends = new TurnBatcher<BatchItem, StoredMessage>(
+    (subject, item) => this.appendOne(subject, item.body, item.expiresAt),
     (subject, items) => this.appendBatch(subject, items),
+  );
+  private readonly gets = new TurnBatcher<number, StoredMessage | undefined>(
+    (subject, id) => this.getOne(subject, id),
+    (subject, ids) => this.getMany(subject, ids),
   );
 
   constructor(private readonly options: RedisEngineOptions) {
@@ -82,6 +88,7 @@ export class RedisEngine implements Engine {
     this.commands.defineCommand("brokerLastId", { numberOfKeys: 1, lua: LAST_ID_SCRIPT });
     this.commands.defineCommand("brokerCreateStream", { numberOfKeys: 1, lua: CREATE_STREAM_SCRIPT });
     this.commands.defineCommand("brokerAppendBatch", { numberOfKeys: 1, lua: APPEND_BATCH_SCRIPT });
+    this.commands.defineCommand("brokerGetMany", { numberOfKeys: 1, lua: GET_MANY_SCRIPT });
     for (let i = 0; i < options.readerConnections; i++) {
       const connection = new Redis(options.url, { ...FAIL_FAST, connectionName: `broker-reader-${i}` });
       connection.on("error", () => {});
@@ -98,7 +105,7 @@ export class RedisEngine implements Engine {
   }
 
   append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
-    return this.coalescer.append(subject, body, expiresAt);
+    return this.appends.submit(subject, { body, expiresAt });
   }
 
   private async appendOne(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
@@ -141,7 +148,16 @@ export class RedisEngine implements Engine {
     }));
   }
 
-  async get(subject: string, id: number): Promise<StoredMessage | undefined> {
+  get(subject: string, id: number): Promise<StoredMessage | undefined> {
+    return this.gets.submit(subject, id);
+  }
+
+  private async getMany(subject: string, ids: readonly number[]): Promise<(StoredMessage | undefined)[]> {
+    const entries = await this.scripts.brokerGetManyBuffer(this.key(subject), ...ids.map(entryId));
+    return entries.map((entry) => (entry ? decodeEntry(subject, entry[0], entry[1]) : undefined));
+  }
+
+  private async getOne(subject: string, id: number): Promise<StoredMessage | undefined> {
     const entries = await this.commands.xrangeBuffer(this.key(subject), entryId(id), entryId(id));
     const entry = entries[0];
     return entry ? decodeEntry(subject, entry[0], entry[1]) : undefined;

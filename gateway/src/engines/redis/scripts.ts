@@ -46,3 +46,17 @@ for i = 4, #ARGV, 2 do
 end
 return ids
 `;
+
+/**
+ * Several entries of one stream by id, in argument order: each is the entry
+ * as XRANGE returns it, or false (nil) when that id is not stored.
+ * KEYS[1] stream; ARGV: entry ids.
+ */
+export const GET_MANY_SCRIPT = `
+local out = {}
+for i = 1, #ARGV do
+  local entries = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i])
+  out[i] = entries[1] or false
+end
+return out
+`;

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { DEFAULT_REDIS_OPTIONS, RedisEngine } from "../gateway/src/engines/redis/redis-engine.js";
 import { type BrokerClient, brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
 import { bytes, text } from "./support/streams.js";
 
-describe("Concurrent publishes on the Redis engine (group commit)", () => {
+describe("Concurrent publishes and fetches on the Redis engine (batched per subject and turn)", () => {
   let stop: () => Promise<void>;
   let client: BrokerClient;
   before(async () => {
@@ -44,6 +45,34 @@ describe("Concurrent publishes on the Redis engine (group commit)", () => {
         [...ids].sort((a, b) => a - b),
         Array.from({ length: 20 }, (_, i) => i + 1),
       );
+    }
+  });
+
+  it("answers 300 concurrent fetches on one subject, each with its own message, unknown ids with INVALID_ARGUMENT", async () => {
+    const subject = "coalesce-fetch";
+    const { ids } = await client.publishBatch({
+      messages: Array.from({ length: 250 }, (_, i) => ({ subject, body: bytes(`f${i}`), expirationSeconds: 60 })),
+    });
+    assert.equal(ids.length, 250);
+    // Ids 1..250 exist; 251..300 were never published.
+    const results = await Promise.allSettled(
+      Array.from({ length: 300 }, (_, i) => client.fetch({ subject, id: BigInt(300 - i) })),
+    );
+    for (const [i, result] of results.entries()) {
+      const id = 300 - i;
+      if (id <= 250) {
+        assert.equal(result.status, "fulfilled", `id ${id}`);
+        if (result.status === "fulfilled") {
+          assert.equal(result.value.id, BigInt(id));
+          assert.equal(text(result.value.body), `f${id - 1}`);
+        }
+      } else {
+        assert.equal(result.status, "rejected", `id ${id}`);
+        if (result.status === "rejected") {
+          assert.ok(result.reason instanceof ConnectError);
+          assert.equal(result.reason.code, Code.InvalidArgument);
+        }
+      }
     }
   });
 
