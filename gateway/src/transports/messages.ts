@@ -9,14 +9,27 @@ import {
 } from "../../gen/broker/broker_pb.js";
 import type { StoredMessage } from "../core/message.js";
 
+/**
+ * The wire form of each stored message, made once: the fan-out hands the same
+ * StoredMessage object to every subscription of a subject, so its subscribers
+ * share one MessageResponse (and, on gRPC, one encoding of it). Neither is
+ * ever mutated after creation.
+ */
+const responses = new WeakMap<StoredMessage, MessageResponse>();
+
 /** Broker values to wire messages, shared by both transports. */
 export function toMessageResponse(message: StoredMessage): MessageResponse {
-  return create(MessageResponseSchema, {
-    body: message.body,
-    id: BigInt(message.id),
-    subject: message.subject,
-    publishedAtMs: BigInt(message.publishedAt),
-  });
+  let response = responses.get(message);
+  if (!response) {
+    response = create(MessageResponseSchema, {
+      body: message.body,
+      id: BigInt(message.id),
+      subject: message.subject,
+      publishedAtMs: BigInt(message.publishedAt),
+    });
+    responses.set(message, response);
+  }
+  return response;
 }
 
 export function toPublishResponse(message: StoredMessage): PublishResponse {
