@@ -159,30 +159,45 @@ export async function waitForServer(address: string, timeoutMs = 15_000): Promis
   }
 }
 
-/** Field 1 (bytes) of a MessageResponse, or an empty buffer; other fields are skipped. */
+/** Field 1 (bytes) of a MessageResponse, or an empty buffer. */
 export function bodyField(bytes: Buffer): Buffer {
+  return bodyAndId(bytes).body;
+}
+
+/**
+ * Field 1 (body) and field 2 (id) of a MessageResponse by a minimal walk of
+ * the wire format; other fields are skipped. Ids here stay below 2^53.
+ */
+export function bodyAndId(bytes: Buffer): { body: Buffer; id: number } {
   let pos = 0;
+  let body: Buffer = EMPTY;
+  let id = 0;
   const varint = (): number => {
     let result = 0;
-    let shift = 0;
+    let scale = 1;
     for (;;) {
       const byte = bytes[pos++] ?? 0;
-      result += (byte & 0x7f) * 2 ** shift;
+      result += (byte & 0x7f) * scale;
       if (byte < 0x80 || pos >= bytes.length) return result;
-      shift += 7;
+      scale *= 128;
     }
   };
   while (pos < bytes.length) {
     const tag = varint();
+    const field = tag >>> 3;
     const wireType = tag & 7;
-    if (wireType === 0) varint();
-    else if (wireType === 2) {
+    if (wireType === 0) {
+      const value = varint();
+      if (field === 2) id = value;
+    } else if (wireType === 2) {
       const length = varint();
-      if (tag >>> 3 === 1) return bytes.subarray(pos, pos + length);
+      if (field === 1) body = bytes.subarray(pos, pos + length);
       pos += length;
     } else if (wireType === 1) pos += 8;
     else if (wireType === 5) pos += 4;
     else break;
   }
-  return Buffer.alloc(0);
+  return { body, id };
 }
+
+const EMPTY: Buffer = Buffer.alloc(0);

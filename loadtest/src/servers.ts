@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
+import { BrokerChannels } from "./grpc-client.js";
 import { pinToCpus } from "./proc.js";
 
 /** Where the runner's own servers run: one core; the client runs on the other (see measurements.md). */
@@ -104,6 +105,12 @@ export async function startGateway(
     ...extraEnv,
   };
   const server = await startChild(`gateway (${engine})`, "gateway/src/main.ts", env);
+  try {
+    await waitForStorage(server.address);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
   return {
     ...server,
     redisKeyPrefix: engine === "memory" ? undefined : prefix,
@@ -112,6 +119,28 @@ export async function startGateway(
       if (engine !== "memory") await deleteKeys(redisUrl, prefix);
     },
   };
+}
+
+/**
+ * The gateway listens before its Redis connection is ready, and answers
+ * UNAVAILABLE until then: wait until a Fetch gets any other answer.
+ */
+async function waitForStorage(address: string, timeoutMs = 15_000): Promise<void> {
+  const client = new BrokerChannels(address, 1);
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      const code = await client.fetch({ subject: "bench-ready", id: 1n }).then(
+        () => 0,
+        (err: { code?: number }) => err.code ?? -1,
+      );
+      if (code !== 14) return;
+      if (Date.now() > deadline) throw new Error(`gateway at ${address}: storage not ready in ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    client.close();
+  }
 }
 
 /** A gateway someone else runs (`--target host:port`): no CPU or memory readings. */
