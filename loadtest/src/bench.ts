@@ -93,7 +93,9 @@ async function main(): Promise<number> {
   const throughputMs = smoke ? 1_000 : 8_000;
   const servers: { target: string; server: ServerProcess }[] = [];
   try {
-    if (values.target) {
+    if (!THROUGHPUT_SCENARIOS.some(([name]) => wanted(name))) {
+      // No throughput scenario asked for: no servers to start here.
+    } else if (values.target) {
       // Someone else's gateway: the scenarios only, no baselines, CPU or memory readings.
       const server = remoteTarget(values.target);
       await waitForServer(server.address);
