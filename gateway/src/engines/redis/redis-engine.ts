@@ -37,7 +37,10 @@ type ScriptCommands = {
   brokerLastId(key: string): Promise<string>;
   brokerCreateStream(key: string, ...args: (string | number | Buffer)[]): Promise<string>;
   brokerAppendBatch(key: string, ...args: (string | number | Buffer)[]): Promise<string[] | null>;
-  brokerGetManyBuffer(key: string, ...ids: string[]): Promise<([id: Buffer, fields: Buffer[]] | null)[]>;
+  brokerGetManyBuffer(
+    key: string,
+    ...ids: string[]
+  ): Promise<([body: Buffer, publishedAt: Buffer, expiresAt: Buffer] | null)[]>;
 };
 
 export const DEFAULT_REDIS_OPTIONS: Omit<RedisEngineOptions, "url"> = {
@@ -154,7 +157,17 @@ export class RedisEngine implements Engine {
 
   private async getMany(subject: string, ids: readonly number[]): Promise<(StoredMessage | undefined)[]> {
     const entries = await this.scripts.brokerGetManyBuffer(this.key(subject), ...ids.map(entryId));
-    return entries.map((entry) => (entry ? decodeEntry(subject, entry[0], entry[1]) : undefined));
+    return entries.map((entry, i) =>
+      entry
+        ? {
+            id: ids[i] as number,
+            subject,
+            body: entry[0],
+            publishedAt: Number(entry[1].toString()),
+            expiresAt: Number(entry[2].toString()),
+          }
+        : undefined,
+    );
   }
 
   private async getOne(subject: string, id: number): Promise<StoredMessage | undefined> {
