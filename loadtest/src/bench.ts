@@ -70,6 +70,8 @@ async function main(): Promise<number> {
     values.out ?? (smoke ? path.join(os.tmpdir(), `bench-smoke-${ctx.runId}`) : "loadtest/report"),
   );
   const pinned = pinToCpus(process.pid, CLIENT_CPUS);
+  const startedAt = new Date().toISOString();
+  const loadAtStart = os.loadavg()[0] ?? 0;
   const results: ScenarioResult[] = [];
   const record = (result: ScenarioResult) => {
     results.push(result);
@@ -169,9 +171,15 @@ async function main(): Promise<number> {
   }
 
   const run = {
-    startedAt: new Date().toISOString(),
+    startedAt,
     smoke,
-    machine: { cpus: os.cpus().length, node: process.version, pinned },
+    machine: {
+      cpus: os.cpus().length,
+      node: process.version,
+      pinned,
+      // Other work on the machine: the 1-minute load average when the run started and ended.
+      loadAverage: { start: loadAtStart, end: os.loadavg()[0] ?? 0 },
+    },
     results,
     targets: smoke ? [] : checkTargets(results),
   };

@@ -7,7 +7,12 @@ import { type BarGroup, renderBarChart } from "./svg.js";
 export interface BenchRun {
   readonly startedAt: string;
   readonly smoke: boolean;
-  readonly machine: { readonly cpus: number; readonly node: string; readonly pinned: boolean };
+  readonly machine: {
+    readonly cpus: number;
+    readonly node: string;
+    readonly pinned: boolean;
+    readonly loadAverage: { readonly start: number; readonly end: number };
+  };
   readonly results: readonly ScenarioResult[];
   readonly targets: readonly TargetCheck[];
 }
@@ -92,7 +97,8 @@ export function writeReport(dir: string, run: BenchRun): void {
   const lines: string[] = [];
   lines.push(`# Benchmark report${run.smoke ? " (smoke run: correctness only, figures meaningless)" : ""}`, "");
   lines.push(
-    `Run ${run.startedAt} on ${run.machine.cpus} cores, Node ${run.machine.node}; ` +
+    `Run ${run.startedAt} on ${run.machine.cpus} cores, Node ${run.machine.node}, 1-minute load average ` +
+      `${run.machine.loadAverage.start.toFixed(1)} at the start and ${run.machine.loadAverage.end.toFixed(1)} at the end; ` +
       (run.machine.pinned
         ? "servers pinned to one core and the load client to the other (taskset). "
         : "taskset unavailable: nothing pinned. ") +
