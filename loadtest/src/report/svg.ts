@@ -43,7 +43,8 @@ export function renderBarChart(chart: BarChart): string {
   const width = 760;
   const plotWidth = width - left - 90;
   const top = 40;
-  const max = Math.max(1e-9, ...chart.groups.flatMap((g) => g.bars.map((b) => b.value)));
+  // Each group has its own scale: groups differ by orders of magnitude, and the values are printed.
+  const maxOf = (group: BarGroup) => Math.max(1e-9, ...group.bars.map((b) => b.value));
   const rows: string[] = [];
   let y = top;
   let fallback = 0;
@@ -57,6 +58,7 @@ export function renderBarChart(chart: BarChart): string {
     return color;
   };
   for (const group of chart.groups) {
+    const max = maxOf(group);
     rows.push(`<text x="8" y="${y + 13}" font-weight="bold">${escapeXml(group.label)}</text>`);
     for (const bar of group.bars) {
       const w = Math.max(1, (bar.value / max) * plotWidth);
@@ -74,7 +76,7 @@ export function renderBarChart(chart: BarChart): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="8" y="22" font-size="15" font-weight="bold">${escapeXml(chart.title)}</text>`,
-    `<text x="${width - 8}" y="22" text-anchor="end" fill="#555">${escapeXml(chart.unit)}</text>`,
+    `<text x="${width - 8}" y="22" text-anchor="end" fill="#555">${escapeXml(`${chart.unit} (bars scaled per group)`)}</text>`,
     ...rows,
     "</svg>",
     "",
