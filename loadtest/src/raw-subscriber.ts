@@ -14,7 +14,10 @@ export class RawSubscriberPool {
 
   constructor(address: string, sessions: number) {
     for (let i = 0; i < sessions; i++) {
-      const session = http2.connect(`http://${address}`);
+      // Large flow-control windows: a client pause of a few ms must not stall the
+      // server's writes to 100 streams on this connection (Node's default is 64 KiB).
+      const session = http2.connect(`http://${address}`, { settings: { initialWindowSize: 4 * 1024 * 1024 } });
+      session.on("connect", () => session.setLocalWindowSize(32 * 1024 * 1024));
       session.on("error", () => {}); // surfaced per stream
       this.sessions.push(session);
     }

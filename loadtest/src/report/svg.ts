@@ -31,7 +31,6 @@ function escapeXml(text: string): string {
 }
 
 function formatValue(value: number): string {
-  if (value >= 10_000) return `${Math.round(value / 1000).toLocaleString("en-US")}k`;
   if (value >= 100) return Math.round(value).toLocaleString("en-US");
   return value.toFixed(value >= 10 ? 1 : 2);
 }
