@@ -14,7 +14,10 @@ function ratio(a: number | undefined, b: number | undefined): number | undefined
   return a === undefined || b === undefined || b === 0 ? undefined : a / b;
 }
 
-const fmt = (n: number | undefined, digits = 2) => (n === undefined ? "n/a" : n.toFixed(digits));
+const fmt = (n: number | undefined, digits = 2) =>
+  n === undefined
+    ? "n/a"
+    : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 export function checkTargets(results: readonly ScenarioResult[]): TargetCheck[] {
   const find: Find = (scenario, target) =>
