@@ -15,9 +15,7 @@ function ratio(a: number | undefined, b: number | undefined): number | undefined
 }
 
 const fmt = (n: number | undefined, digits = 2) =>
-  n === undefined
-    ? "n/a"
-    : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  n === undefined ? "n/a" : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 export function checkTargets(results: readonly ScenarioResult[]): TargetCheck[] {
   const find: Find = (scenario, target) =>

@@ -72,7 +72,8 @@ export function renderBarChart(chart: BarChart): string {
   }
   const height = y + 10;
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12" role="img" aria-label="${escapeXml(chart.title)}">`,
+    `<title>${escapeXml(chart.title)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="8" y="22" font-size="15" font-weight="bold">${escapeXml(chart.title)}</text>`,
     `<text x="${width - 8}" y="22" text-anchor="end" fill="#555">${escapeXml(`${chart.unit} (bars scaled per group)`)}</text>`,
