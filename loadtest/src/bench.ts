@@ -188,6 +188,13 @@ async function main(): Promise<number> {
   writeReport(outDir, run);
   process.stderr.write(`results: ${path.join(outDir, "results.json")}\nreport:  ${path.join(outDir, "report.md")}\n`);
   const bad = results.filter((r) => r.status === "failed" || (r.lost ?? 0) > 0);
+  if (smoke) {
+    // The plain summary line CI reads after the test runner's (scenarios not available count as skipped).
+    const skipped = results.filter((r) => r.status === "not available").length;
+    process.stdout.write(
+      `smoke: ${results.length - bad.length - skipped} passed, ${bad.length} failed, ${skipped} skipped\n`,
+    );
+  }
   if (bad.length > 0) {
     process.stderr.write(`${bad.length} scenario(s) failed or lost messages\n`);
     return 1;
