@@ -8,14 +8,15 @@ import {
   PublishResponseSchema,
 } from "../../gen/broker/broker_pb.js";
 import type { StoredMessage } from "../core/message.js";
+import { RecentCache } from "./recent-cache.js";
 
 /**
- * The wire form of each stored message, made once: the fan-out hands the same
- * StoredMessage object to every subscription of a subject, so its subscribers
- * share one MessageResponse (and, on gRPC, one encoding of it). Neither is
- * ever mutated after creation.
+ * The wire form of recent stored messages, made once: the fan-out hands the
+ * same StoredMessage object to every subscription of a subject, so its
+ * subscribers share one MessageResponse (and, on gRPC, one encoding of it).
+ * Neither is ever mutated after creation.
  */
-const responses = new WeakMap<StoredMessage, MessageResponse>();
+const responses = new RecentCache<StoredMessage, MessageResponse>(4096);
 
 /** Broker values to wire messages, shared by both transports. */
 export function toMessageResponse(message: StoredMessage): MessageResponse {

@@ -1,5 +1,6 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { type MessageResponse, MessageResponseSchema } from "../../../gen/broker/broker_pb.js";
+import { RecentCache } from "../recent-cache.js";
 
 /**
  * A hand-written protobuf encoder for MessageResponse, the message on the hot
@@ -9,10 +10,10 @@ import { type MessageResponse, MessageResponseSchema } from "../../../gen/broker
  * reflection and intermediate buffers. Anything unusual (a gap, unknown
  * fields, negative or huge numbers) goes through toBinary.
  *
- * Encodings are cached per message object, so a message fanned out to many
- * subscribers is encoded once.
+ * Encodings of recent messages are kept per message object, so a message
+ * fanned out to many subscribers is encoded once.
  */
-const encoded = new WeakMap<MessageResponse, Buffer>();
+const encoded = new RecentCache<MessageResponse, Buffer>(4096);
 
 export function encodeMessageResponse(message: MessageResponse): Buffer {
   let bytes = encoded.get(message);
