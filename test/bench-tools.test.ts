@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { MessageResponseSchema } from "../gateway/gen/broker/broker_pb.js";
+import { MessageResponseSchema, PublishRequestSchema, PublishResponseSchema } from "../gateway/gen/broker/broker_pb.js";
 import { bodyAndId } from "../loadtest/src/grpc-client.js";
 import { LatencyHistogram } from "../loadtest/src/histogram.js";
+import { idField, publishRequest } from "../loadtest/src/raw-publisher.js";
 import type { ScenarioResult } from "../loadtest/src/results.js";
 import { checkTargets } from "../loadtest/src/targets.js";
 
@@ -20,6 +21,27 @@ describe("The bench's lean MessageResponse reader", () => {
       const { body, id } = bodyAndId(bytes);
       assert.deepEqual(new Uint8Array(body), init.body);
       assert.equal(id, Number(init.id ?? 0n));
+    }
+  });
+});
+
+describe("The bench's lean Publish codec", () => {
+  it("frames PublishRequest exactly as protobuf-es does and reads PublishResponse ids", () => {
+    for (const [subject, size, expiration] of [
+      ["s", 128, 60],
+      ["subject-é", 0, 0],
+      ["x".repeat(200), 300, 2 ** 31 - 1],
+    ] as const) {
+      const body = new Uint8Array(size).fill(3);
+      const expected = toBinary(
+        PublishRequestSchema,
+        create(PublishRequestSchema, { subject, body, expirationSeconds: expiration }),
+      );
+      assert.deepEqual(new Uint8Array(publishRequest(subject, body, expiration)), expected);
+    }
+    for (const id of [0n, 1n, 300n, 2n ** 40n]) {
+      const bytes = Buffer.from(toBinary(PublishResponseSchema, create(PublishResponseSchema, { id })));
+      assert.equal(idField(bytes), Number(id));
     }
   });
 });

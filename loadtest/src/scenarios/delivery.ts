@@ -1,7 +1,7 @@
-import { BrokerChannels } from "../grpc-client.js";
 import { LatencyHistogram, wallClockMs } from "../histogram.js";
 import { constantRate, sleep, waitUntil } from "../load.js";
 import { progress } from "../progress.js";
+import { RawPublisher } from "../raw-publisher.js";
 import { RawSubscriberPool } from "../raw-subscriber.js";
 import { type BenchContext, perOpUs, type ScenarioResult, withServerCpu } from "../results.js";
 import type { ServerProcess } from "../servers.js";
@@ -68,7 +68,7 @@ async function deliveryRun(
   const subject = `bench-${params.scenario}-${ctx.runId}`;
   const expected = Math.max(1, Math.floor((params.ratePerSecond * params.durationMs) / 1000));
   const subscriberChannels = new RawSubscriberPool(server.address, Math.max(1, Math.ceil(params.subscribers / 100)));
-  const publisher = new BrokerChannels(server.address, 1);
+  const publisher = new RawPublisher(server.address);
   const delivery = new LatencyHistogram();
   const receivers: Receiver[] = [];
   const streams: { cancel: () => void }[] = [];
@@ -104,8 +104,7 @@ async function deliveryRun(
     const warmUp = await constantRate(
       `${params.scenario} ${target} warm-up`,
       { ratePerSecond: params.ratePerSecond, durationMs: ctx.smoke ? 200 : 2_000 },
-      (i) =>
-        publisher.publish({ subject, body: stampedBody(WARM_UP_SEQ + i), expirationSeconds: 60, idempotencyKey: "" }),
+      (i) => publisher.publish(subject, stampedBody(WARM_UP_SEQ + i), 60),
     );
     await waitUntil(() => receivers.every((r) => r.warmUps >= warmUp.ok), 10_000, 20);
     const published = new Uint8Array(expected);
@@ -115,7 +114,7 @@ async function deliveryRun(
         `${params.scenario} ${target}`,
         { ratePerSecond: params.ratePerSecond, durationMs: params.durationMs },
         async (seq) => {
-          await publisher.publish({ subject, body: stampedBody(seq), expirationSeconds: 60, idempotencyKey: "" });
+          await publisher.publish(subject, stampedBody(seq), 60);
           published[seq] = 1;
         },
       );
