@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { MessageResponseSchema } from "../gateway/gen/broker/broker_pb.js";
-import { encodeMessageResponse } from "../gateway/src/transports/grpc/message-codec.js";
+import { MessageResponseSchema, PublishRequestSchema } from "../gateway/gen/broker/broker_pb.js";
+import { decodePublishRequest, encodeMessageResponse } from "../gateway/src/transports/grpc/message-codec.js";
 
 type Init = Parameters<typeof create<typeof MessageResponseSchema>>[1];
 
@@ -52,6 +52,58 @@ describe("The hand-written MessageResponse encoder", () => {
         publishedAtMs: BigInt(Math.floor(random() * 2 ** 45)),
       });
       assert.deepEqual(encodeMessageResponse(message), Buffer.from(toBinary(MessageResponseSchema, message)));
+    }
+  });
+});
+
+describe("The hand-written PublishRequest decoder", () => {
+  const cases: [string, Parameters<typeof create<typeof PublishRequestSchema>>[1]][] = [
+    ["an empty request", {}],
+    ["a typical request", { subject: "orders", body: new Uint8Array(128).fill(5), expirationSeconds: 60 }],
+    ["an idempotency key and a UTF-8 subject", { subject: "主題-ü", body: new Uint8Array([1]), idempotencyKey: "k-1" }],
+    ["the largest int32 expiration", { subject: "s", expirationSeconds: 2 ** 31 - 1 }],
+    ["a negative expiration (protobuf-es path)", { subject: "s", expirationSeconds: -5 }],
+    ["a large body", { subject: "big", body: new Uint8Array(70_000).fill(9) }],
+  ];
+  for (const [name, init] of cases) {
+    it(`yields what protobuf-es yields for ${name}`, () => {
+      const bytes = Buffer.from(toBinary(PublishRequestSchema, create(PublishRequestSchema, init)));
+      assert.deepEqual(decodePublishRequest(bytes), fromBinary(PublishRequestSchema, bytes));
+    });
+  }
+
+  it("leaves unknown fields, repeated fields and invalid UTF-8 to protobuf-es", () => {
+    const known = Buffer.from(toBinary(PublishRequestSchema, create(PublishRequestSchema, { subject: "a" })));
+    const unknownField = Buffer.concat([known, Buffer.from([0x28, 0x01])]); // field 5, varint 1
+    assert.deepEqual(decodePublishRequest(unknownField), fromBinary(PublishRequestSchema, unknownField));
+    const twice = Buffer.concat([known, Buffer.from([0x0a, 0x01, 0x62])]); // subject again: last wins
+    assert.deepEqual(decodePublishRequest(twice), fromBinary(PublishRequestSchema, twice));
+    const badUtf8 = Buffer.from([0x0a, 0x02, 0xc3, 0x28]);
+    assert.throws(() => fromBinary(PublishRequestSchema, badUtf8));
+    assert.throws(() => decodePublishRequest(badUtf8));
+    const truncated = Buffer.from([0x0a, 0x05, 0x61]);
+    assert.throws(() => decodePublishRequest(truncated));
+  });
+
+  it("matches protobuf-es on 2,000 random requests", () => {
+    let seed = 777;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let i = 0; i < 2_000; i++) {
+      const bytes = Buffer.from(
+        toBinary(
+          PublishRequestSchema,
+          create(PublishRequestSchema, {
+            subject: "s".repeat(Math.floor(random() * 150)),
+            body: Uint8Array.from({ length: Math.floor(random() * 300) }, () => Math.floor(random() * 256)),
+            expirationSeconds: Math.floor(random() * 2 ** Math.floor(random() * 31)),
+            idempotencyKey: random() < 0.3 ? `key-${i}` : "",
+          }),
+        ),
+      );
+      assert.deepEqual(decodePublishRequest(bytes), fromBinary(PublishRequestSchema, bytes));
     }
   });
 });

@@ -1,5 +1,10 @@
-import { toBinary } from "@bufbuild/protobuf";
-import { type MessageResponse, MessageResponseSchema } from "../../../gen/broker/broker_pb.js";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  type MessageResponse,
+  MessageResponseSchema,
+  type PublishRequest,
+  PublishRequestSchema,
+} from "../../../gen/broker/broker_pb.js";
 import { RecentCache } from "../recent-cache.js";
 
 /**
@@ -81,3 +86,70 @@ function writeVarint(out: Buffer, pos: number, value: number): number {
   out[pos++] = value;
   return pos;
 }
+
+/**
+ * A hand-written decoder for PublishRequest, the hot request. It yields what
+ * protobuf-es's fromBinary yields (test/message-codec.test.ts compares them)
+ * without reflection; the body is a view of the received bytes, as grpc-js
+ * hands each call its own buffer. Anything unusual (unknown fields, wire
+ * types it does not expect, truncation) goes through fromBinary, which also
+ * raises protobuf-es's own errors for malformed input.
+ */
+export function decodePublishRequest(bytes: Buffer): PublishRequest {
+  return decodePublishFast(bytes) ?? fromBinary(PublishRequestSchema, bytes);
+}
+
+/** Invalid UTF-8 throws here and the message goes to protobuf-es, which decides. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+function decodePublishFast(bytes: Buffer): PublishRequest | undefined {
+  let subject = "";
+  let body: Uint8Array = EMPTY;
+  let expirationSeconds = 0;
+  let idempotencyKey = "";
+  let pos = 0;
+  const end = bytes.length;
+  while (pos < end) {
+    const tag = bytes[pos++] as number;
+    if (tag === 0x18) {
+      // expiration_seconds, int32 as a varint (negatives take 10 bytes).
+      let value = 0;
+      let scale = 1;
+      let byte: number;
+      let count = 0;
+      do {
+        // Longer than 5 bytes: a negative int32 (10 bytes), left to protobuf-es.
+        if (pos >= end || ++count > 5) return undefined;
+        byte = bytes[pos++] as number;
+        value += (byte & 0x7f) * scale;
+        scale *= 128;
+      } while (byte >= 0x80);
+      expirationSeconds = value | 0; // int32: the low 32 bits, as protobuf-es reads them
+      continue;
+    }
+    if (tag !== 0x0a && tag !== 0x12 && tag !== 0x22) return undefined;
+    let length = 0;
+    let scale = 1;
+    let byte: number;
+    let count = 0;
+    do {
+      if (pos >= end || ++count > 5) return undefined;
+      byte = bytes[pos++] as number;
+      length += (byte & 0x7f) * scale;
+      scale *= 128;
+    } while (byte >= 0x80);
+    if (pos + length > end) return undefined;
+    const field = bytes.subarray(pos, pos + length);
+    pos += length;
+    try {
+      if (tag === 0x0a) subject = utf8.decode(field);
+      else if (tag === 0x12) body = field;
+      else idempotencyKey = utf8.decode(field);
+    } catch {
+      return undefined;
+    }
+  }
+  return { $typeName: "broker.PublishRequest", subject, body, expirationSeconds, idempotencyKey };
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,7 +1,7 @@
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 import { Broker } from "../../../gen/broker/broker_pb.js";
-import { encodeMessageResponse } from "./message-codec.js";
+import { decodePublishRequest, encodeMessageResponse } from "./message-codec.js";
 
 /**
  * A @grpc/grpc-js service definition built from the protobuf-es descriptor,
@@ -12,15 +12,18 @@ function methodDefinition<I extends DescMessage, O extends DescMessage>(
   input: I,
   output: O,
   responseStream: boolean,
-  responseSerialize: (message: MessageShape<O>) => Buffer = (message) => Buffer.from(toBinary(output, message)),
+  codec: {
+    requestDeserialize?: (bytes: Buffer) => MessageShape<I>;
+    responseSerialize?: (message: MessageShape<O>) => Buffer;
+  } = {},
 ): MethodDefinition<MessageShape<I>, MessageShape<O>> {
   return {
     path: `/${Broker.typeName}/${name}`,
     requestStream: false,
     responseStream,
     requestSerialize: (message) => Buffer.from(toBinary(input, message)),
-    requestDeserialize: (bytes) => fromBinary(input, bytes),
-    responseSerialize,
+    requestDeserialize: codec.requestDeserialize ?? ((bytes) => fromBinary(input, bytes)),
+    responseSerialize: codec.responseSerialize ?? ((message) => Buffer.from(toBinary(output, message))),
     responseDeserialize: (bytes) => fromBinary(output, bytes),
     originalName: name.charAt(0).toLowerCase() + name.slice(1),
   };
@@ -29,9 +32,14 @@ function methodDefinition<I extends DescMessage, O extends DescMessage>(
 const { publish, subscribe, fetch, publishBatch } = Broker.method;
 
 export const brokerServiceDefinition = {
-  publish: methodDefinition(publish.name, publish.input, publish.output, false),
-  // MessageResponse, the hot reply, has a hand-written encoder (see message-codec.ts).
-  subscribe: methodDefinition(subscribe.name, subscribe.input, subscribe.output, true, encodeMessageResponse),
-  fetch: methodDefinition(fetch.name, fetch.input, fetch.output, false, encodeMessageResponse),
+  // The hot messages have hand-written codecs (see message-codec.ts): PublishRequest in,
+  // MessageResponse out.
+  publish: methodDefinition(publish.name, publish.input, publish.output, false, {
+    requestDeserialize: decodePublishRequest,
+  }),
+  subscribe: methodDefinition(subscribe.name, subscribe.input, subscribe.output, true, {
+    responseSerialize: encodeMessageResponse,
+  }),
+  fetch: methodDefinition(fetch.name, fetch.input, fetch.output, false, { responseSerialize: encodeMessageResponse }),
   publishBatch: methodDefinition(publishBatch.name, publishBatch.input, publishBatch.output, false),
 } satisfies ServiceDefinition;
