@@ -66,12 +66,20 @@ async function startChild(name: string, entry: string, env: Record<string, strin
   });
   // Keep draining stdout so the child never blocks on a full pipe.
   child.stdout?.resume();
+  let stopping = false;
+  child.once("exit", (code, signal) => {
+    // A server dying mid-run is a finding, not noise: say so with what it printed.
+    if (!stopping) process.stderr.write(`\n${name} exited unexpectedly (code ${code}, signal ${signal}): ${stderr}\n`);
+  });
   return {
     name,
     address: `127.0.0.1:${port}`,
     pid: child.pid,
     redisKeyPrefix: env.REDIS_KEY_PREFIX,
-    stop: () => stopChild(child),
+    stop: () => {
+      stopping = true;
+      return stopChild(child);
+    },
   };
 }
 
