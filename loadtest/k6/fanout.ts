@@ -6,7 +6,17 @@ import { Counter, Trend } from "k6/metrics";
 import grpc from "k6/net/grpc";
 import type { Options } from "k6/options";
 import { setTimeout } from "k6/timers";
-import { ADDRESS, DURATION, newClient, PUBLISH, SUBJECT, SUBSCRIBE, sentAt, stampedBody } from "./lib.ts";
+import {
+  ADDRESS,
+  DURATION,
+  newClient,
+  PUBLISH,
+  type RunData,
+  runSubject,
+  SUBSCRIBE,
+  sentAt,
+  stampedBody,
+} from "./lib.ts";
 
 const SUBSCRIBERS = Number(__ENV.SUBSCRIBERS || 100);
 const RATE = Number(__ENV.RATE || 100);
@@ -54,7 +64,11 @@ function connect(): void {
   connected = true;
 }
 
-export function subscriber(): void {
+export function setup(): RunData {
+  return { subject: runSubject("fanout") };
+}
+
+export function subscriber(data: RunData): void {
   connect();
   const stream = new grpc.Stream(client, SUBSCRIBE);
   stream.on("data", (data) => {
@@ -64,13 +78,14 @@ export function subscriber(): void {
     delivered.add(1);
   });
   stream.on("error", () => streamErrors.add(1));
-  stream.write({ subject: SUBJECT });
+  stream.write({ subject: data.subject });
+  stream.end(); // a server-streaming call: the one request is all the client sends
   // Hold the stream through the publishing window, then close the connection (which ends it).
   setTimeout(() => client.close(), (durationS + 2 * WARMUP_S) * 1000);
 }
 
-export function publisher(): void {
+export function publisher(data: RunData): void {
   connect();
-  const response = client.invoke(PUBLISH, { subject: SUBJECT, body: stampedBody(), expirationSeconds: 0 });
+  const response = client.invoke(PUBLISH, { subject: data.subject, body: stampedBody(), expirationSeconds: 0 });
   check(response, { "publish OK": (r) => r.status === grpc.StatusOK });
 }

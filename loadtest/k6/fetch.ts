@@ -5,7 +5,7 @@
 import { check } from "k6";
 import grpc from "k6/net/grpc";
 import type { Options, Scenario } from "k6/options";
-import { ADDRESS, DURATION, FETCH, fillerBody, newClient, PUBLISH_BATCH, SUBJECT } from "./lib.ts";
+import { ADDRESS, DURATION, FETCH, fillerBody, newClient, PUBLISH_BATCH, runSubject } from "./lib.ts";
 
 const RATE = Number(__ENV.RATE || 2000);
 const HOT_IDS = Number(__ENV.HOT_IDS || 1000);
@@ -57,22 +57,23 @@ function connect(): void {
 }
 
 /** Publishes HOT_IDS messages in one batch and hands their ids to every VU. */
-export function setup(): { ids: string[] } {
+export function setup(): { subject: string; ids: string[] } {
   connect();
+  const subject = runSubject("fetch");
   const body = fillerBody();
-  const messages = Array.from({ length: HOT_IDS }, () => ({ subject: SUBJECT, body, expirationSeconds: 3600 }));
+  const messages = Array.from({ length: HOT_IDS }, () => ({ subject, body, expirationSeconds: 3600 }));
   const response = client.invoke(PUBLISH_BATCH, { messages });
   if (response.status !== grpc.StatusOK)
     throw new Error(`setup PublishBatch failed: ${JSON.stringify(response.error)}`);
   client.close();
   connected = false;
-  return { ids: (response.message as { ids: string[] }).ids };
+  return { subject, ids: (response.message as { ids: string[] }).ids };
 }
 
-export function fetchHot(data: { ids: string[] }): void {
+export function fetchHot(data: { subject: string; ids: string[] }): void {
   connect();
   const id = data.ids[Math.floor(Math.random() * data.ids.length)];
-  const response = client.invoke(FETCH, { subject: SUBJECT, id }, { tags: { kind: "hot" } });
+  const response = client.invoke(FETCH, { subject: data.subject, id }, { tags: { kind: "hot" } });
   check(response, { "hot fetch OK": (r) => r.status === grpc.StatusOK });
 }
 

@@ -5,7 +5,20 @@ import grpc from "k6/net/grpc";
 export const ADDRESS = __ENV.GATEWAY_ADDR || "127.0.0.1:50051";
 /** The proto directory relative to this script (k6 resolves it from the script's folder). */
 export const PROTO_DIR = __ENV.PROTO_DIR || "../../proto";
-export const SUBJECT = __ENV.SUBJECT || `k6-${Date.now()}`;
+/**
+ * The subject (or subject prefix) of a run. Init code runs once per VU, at different
+ * times, so a per-run default must come from setup(): see runSubject.
+ */
+export const SUBJECT = __ENV.SUBJECT || "";
+
+/** SUBJECT, or a name unique to this run; call it in setup() and pass it on in the setup data. */
+export function runSubject(name: string): string {
+  return SUBJECT || `k6-${name}-${Date.now()}`;
+}
+
+export interface RunData {
+  readonly subject: string;
+}
 export const BODY_BYTES = Number(__ENV.BODY_BYTES || 128);
 export const DURATION = __ENV.DURATION || "30s";
 export const EXPIRATION_SECONDS = Number(__ENV.EXPIRATION_SECONDS || 60);

@@ -7,14 +7,24 @@ import { Trend } from "k6/metrics";
 import grpc from "k6/net/grpc";
 import type { Options } from "k6/options";
 import { setTimeout } from "k6/timers";
-import { ADDRESS, DURATION, FETCH, newClient, PUBLISH, SUBSCRIBE, sentAt, stampedBody } from "./lib.ts";
+import {
+  ADDRESS,
+  DURATION,
+  FETCH,
+  newClient,
+  PUBLISH,
+  type RunData,
+  runSubject,
+  SUBSCRIBE,
+  sentAt,
+  stampedBody,
+} from "./lib.ts";
 
 const SUBJECTS = Number(__ENV.SUBJECTS || 20);
 const PUBLISH_RATE = Number(__ENV.PUBLISH_RATE || 1000);
 const FETCH_RATE = Number(__ENV.FETCH_RATE || 1000);
 const SUBSCRIBERS = Number(__ENV.SUBSCRIBERS || 200);
 const durationS = Number.parseInt(DURATION, 10);
-const PREFIX = __ENV.SUBJECT || `k6-mixed-${Date.now()}`;
 
 const deliveryLatency = new Trend("delivery_latency", true);
 
@@ -67,24 +77,29 @@ function connect(): void {
   connected = true;
 }
 
-function subjectFor(n: number): string {
-  return `${PREFIX}-${n % SUBJECTS}`;
+function subjectFor(data: RunData, n: number): string {
+  return `${data.subject}-${n % SUBJECTS}`;
 }
 
-export function subscriber(): void {
+export function setup(): RunData {
+  return { subject: runSubject("mixed") };
+}
+
+export function subscriber(data: RunData): void {
   connect();
   const stream = new grpc.Stream(client, SUBSCRIBE);
   stream.on("data", (data) => {
     const sent = sentAt((data as { body: string }).body);
     if (sent !== undefined) deliveryLatency.add(Date.now() - sent);
   });
-  stream.write({ subject: subjectFor(exec.vu.idInTest) });
+  stream.write({ subject: subjectFor(data, exec.vu.idInTest) });
+  stream.end(); // a server-streaming call: the one request is all the client sends
   setTimeout(() => client.close(), (durationS + 10) * 1000);
 }
 
-export function publisher(): void {
+export function publisher(data: RunData): void {
   connect();
-  const subject = subjectFor(exec.scenario.iterationInTest);
+  const subject = subjectFor(data, exec.scenario.iterationInTest);
   const response = client.invoke(
     PUBLISH,
     { subject, body: stampedBody(), expirationSeconds: 600 },
@@ -93,13 +108,13 @@ export function publisher(): void {
   check(response, { "publish OK": (r) => r.status === grpc.StatusOK });
 }
 
-export function fetcher(): void {
+export function fetcher(data: RunData): void {
   connect();
   // Publishers started 3 s in at PUBLISH_RATE over SUBJECTS subjects: ids up to about
   // 90% of what each subject should hold by now exist (VUs do not share state in k6).
   const publishingS = Math.max(0, exec.instance.currentTestRunDuration / 1000 - 3);
   const stored = Math.max(1, Math.floor(((PUBLISH_RATE * publishingS) / SUBJECTS) * 0.9));
-  const subject = subjectFor(exec.scenario.iterationInTest);
+  const subject = subjectFor(data, exec.scenario.iterationInTest);
   const id = String(1 + Math.floor(Math.random() * stored));
   const response = client.invoke(FETCH, { subject, id }, { tags: { kind: "fetch" } });
   check(response, { "fetch OK": (r) => r.status === grpc.StatusOK });

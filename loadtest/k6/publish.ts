@@ -3,7 +3,16 @@
 import { check } from "k6";
 import grpc from "k6/net/grpc";
 import type { Options } from "k6/options";
-import { ADDRESS, DURATION, EXPIRATION_SECONDS, fillerBody, newClient, PUBLISH, SUBJECT } from "./lib.ts";
+import {
+  ADDRESS,
+  DURATION,
+  EXPIRATION_SECONDS,
+  fillerBody,
+  newClient,
+  PUBLISH,
+  type RunData,
+  runSubject,
+} from "./lib.ts";
 
 const RATE = Number(__ENV.RATE || 2000);
 
@@ -29,11 +38,15 @@ const client = newClient();
 const body = fillerBody();
 let connected = false;
 
-export default function (): void {
+export function setup(): RunData {
+  return { subject: runSubject("publish") };
+}
+
+export default function (data: RunData): void {
   if (!connected) {
     client.connect(ADDRESS, { plaintext: true });
     connected = true;
   }
-  const response = client.invoke(PUBLISH, { subject: SUBJECT, body, expirationSeconds: EXPIRATION_SECONDS });
+  const response = client.invoke(PUBLISH, { subject: data.subject, body, expirationSeconds: EXPIRATION_SECONDS });
   check(response, { "publish OK": (r) => r.status === grpc.StatusOK });
 }
