@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { MessageResponseSchema, PublishRequestSchema } from "../gateway/gen/broker/broker_pb.js";
-import { decodePublishRequest, encodeMessageResponse } from "../gateway/src/transports/grpc/message-codec.js";
+import { MessageResponseSchema, PublishRequestSchema, PublishResponseSchema } from "../gateway/gen/broker/broker_pb.js";
+import {
+  decodePublishRequest,
+  encodeMessageResponse,
+  encodePublishResponse,
+} from "../gateway/src/transports/grpc/message-codec.js";
 
 type Init = Parameters<typeof create<typeof MessageResponseSchema>>[1];
 
@@ -104,6 +108,19 @@ describe("The hand-written PublishRequest decoder", () => {
         ),
       );
       assert.deepEqual(decodePublishRequest(bytes), fromBinary(PublishRequestSchema, bytes));
+    }
+  });
+});
+
+describe("The hand-written PublishResponse encoder", () => {
+  it("writes the same bytes as protobuf-es", () => {
+    for (const id of [0n, 1n, 127n, 128n, 300n, 2n ** 35n, BigInt(Number.MAX_SAFE_INTEGER), 2n ** 62n, -1n]) {
+      const message = create(PublishResponseSchema, { id });
+      assert.deepEqual(
+        encodePublishResponse(message),
+        Buffer.from(toBinary(PublishResponseSchema, message)),
+        `id ${id}`,
+      );
     }
   });
 });

@@ -4,6 +4,8 @@ import {
   MessageResponseSchema,
   type PublishRequest,
   PublishRequestSchema,
+  type PublishResponse,
+  PublishResponseSchema,
 } from "../../../gen/broker/broker_pb.js";
 import { RecentCache } from "../recent-cache.js";
 
@@ -153,3 +155,17 @@ function decodePublishFast(bytes: Buffer): PublishRequest | undefined {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** PublishResponse { id = 1 } by hand (same bytes as toBinary); unusual ids go through toBinary. */
+export function encodePublishResponse(message: PublishResponse): Buffer {
+  const { id } = message;
+  if (id < 0n || id > MAX_FAST || (message.$unknown && message.$unknown.length > 0)) {
+    return Buffer.from(toBinary(PublishResponseSchema, message));
+  }
+  const value = Number(id);
+  if (value === 0) return Buffer.alloc(0);
+  const out = Buffer.allocUnsafe(1 + varintSize(value));
+  out[0] = 0x08; // field 1, varint
+  writeVarint(out, 1, value);
+  return out;
+}

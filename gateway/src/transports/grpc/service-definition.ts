@@ -1,7 +1,7 @@
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 import { Broker } from "../../../gen/broker/broker_pb.js";
-import { decodePublishRequest, encodeMessageResponse } from "./message-codec.js";
+import { decodePublishRequest, encodeMessageResponse, encodePublishResponse } from "./message-codec.js";
 
 /**
  * A @grpc/grpc-js service definition built from the protobuf-es descriptor,
@@ -33,9 +33,10 @@ const { publish, subscribe, fetch, publishBatch } = Broker.method;
 
 export const brokerServiceDefinition = {
   // The hot messages have hand-written codecs (see message-codec.ts): PublishRequest in,
-  // MessageResponse out.
+  // PublishResponse and MessageResponse out.
   publish: methodDefinition(publish.name, publish.input, publish.output, false, {
     requestDeserialize: decodePublishRequest,
+    responseSerialize: encodePublishResponse,
   }),
   subscribe: methodDefinition(subscribe.name, subscribe.input, subscribe.output, true, {
     responseSerialize: encodeMessageResponse,
