@@ -48,7 +48,12 @@ export function writeReport(dir: string, run: BenchRun): void {
   const withBaselines = [
     ...results,
     ...results.filter((r) => r.scenario === "raw-xadd").map((r) => asScenario(r, "batch-publish")),
-    ...results.filter((r) => r.scenario === "raw-insert").map((r) => asScenario(r, "archiver")),
+    ...results
+      .filter((r) => r.scenario === "raw-insert" || r.scenario === "raw-insert-indexed")
+      .map((r) => ({
+        ...asScenario(r, "archiver"),
+        target: r.scenario === "raw-insert" ? r.target : `${r.target} + expiry index`,
+      })),
   ];
   const plots: [file: string, svg: string][] = [
     [

@@ -78,9 +78,9 @@ export const PG_ROWS_PER_STATEMENT = 1_000;
  * node-postgres client, 1,000 rows a statement via unnest, into a table with
  * a (subject, id) primary key, in a schema of its own that is dropped after.
  */
-export async function rawPostgresBaseline(ctx: BenchContext): Promise<ScenarioResult> {
+export async function rawPostgresBaseline(ctx: BenchContext, withExpiryIndex = false): Promise<ScenarioResult> {
   const client = new pg.Client({ connectionString: ctx.databaseUrl });
-  const schema = `bench_${ctx.runId.replace(/[^a-z0-9]/gi, "")}`;
+  const schema = `bench_${ctx.runId.replace(/[^a-z0-9]/gi, "")}${withExpiryIndex ? "_ix" : ""}`;
   await client.connect();
   try {
     await client.query(`CREATE SCHEMA ${schema}`);
@@ -88,6 +88,8 @@ export async function rawPostgresBaseline(ctx: BenchContext): Promise<ScenarioRe
       `CREATE TABLE ${schema}.messages (subject text NOT NULL, id bigint NOT NULL, body bytea NOT NULL,
         published_at bigint NOT NULL, expires_at bigint NOT NULL, PRIMARY KEY (subject, id))`,
     );
+    // The archive's own table also indexes expires_at (for its retention sweep).
+    if (withExpiryIndex) await client.query(`CREATE INDEX ON ${schema}.messages (expires_at)`);
     let nextId = 1;
     const insert = async () => {
       const ids: number[] = [];
@@ -108,7 +110,7 @@ export async function rawPostgresBaseline(ctx: BenchContext): Promise<ScenarioRe
     const rows = Number((await client.query(`SELECT count(*) AS n FROM ${schema}.messages`)).rows[0]?.n ?? 0);
     const expectedRows = run.ok * PG_ROWS_PER_STATEMENT;
     return {
-      scenario: "raw-insert",
+      scenario: withExpiryIndex ? "raw-insert-indexed" : "raw-insert",
       target: "raw PostgreSQL",
       status: run.errors || rows !== expectedRows ? "failed" : "ok",
       ...(run.firstError
