@@ -1,7 +1,13 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { StoredMessage } from "../../core/message.js";
 import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../engine.js";
-import { APPEND_BATCH_SCRIPT, APPEND_ONCE_SCRIPT, CREATE_STREAM_SCRIPT, LAST_ID_SCRIPT } from "./scripts.js";
+import {
+  APPEND_BATCH_SCRIPT,
+  APPEND_ONCE_SCRIPT,
+  CREATE_STREAM_SCRIPT,
+  GET_MANY_SCRIPT,
+  LAST_ID_SCRIPT,
+} from "./scripts.js";
 import {
   decodeEntry,
   entryId,
@@ -13,6 +19,7 @@ import {
 } from "./stream-entry.js";
 import { StreamReader } from "./stream-reader.js";
 import { subjectRegistryKey } from "./subject-registry.js";
+import { TurnBatcher } from "./turn-batcher.js";
 
 export interface RedisEngineOptions {
   readonly url: string;
@@ -45,6 +52,10 @@ type ScriptCommands = {
     registryKey: string,
     ...args: (string | number | Buffer)[]
   ): Promise<[id: string, duplicate: number] | null>;
+  brokerGetManyBuffer(
+    key: string,
+    ...ids: string[]
+  ): Promise<([body: Buffer, publishedAt: Buffer, expiresAt: Buffer] | null)[]>;
 };
 
 export const DEFAULT_REDIS_OPTIONS: Omit<RedisEngineOptions, "url"> = {
@@ -74,6 +85,15 @@ export class RedisEngine implements Engine {
   private readonly commands: Redis;
   private readonly readers: StreamReader[] = [];
   private listener: FeedListener = { messages() {}, lost() {} };
+  /** Concurrent appends and gets on one subject share a script call (see TurnBatcher). */
+  private readonly appends = new TurnBatcher<BatchItem, StoredMessage>(
+    (subject, item) => this.appendOne(subject, item.body, item.expiresAt),
+    (subject, items) => this.appendBatch(subject, items),
+  );
+  private readonly gets = new TurnBatcher<number, StoredMessage | undefined>(
+    (subject, id) => this.getOne(subject, id),
+    (subject, ids) => this.getMany(subject, ids),
+  );
 
   constructor(private readonly options: RedisEngineOptions) {
     this.commands = new Redis(options.url, {
@@ -88,6 +108,7 @@ export class RedisEngine implements Engine {
     this.commands.defineCommand("brokerCreateStream", { numberOfKeys: 2, lua: CREATE_STREAM_SCRIPT });
     this.commands.defineCommand("brokerAppendBatch", { numberOfKeys: 2, lua: APPEND_BATCH_SCRIPT });
     this.commands.defineCommand("brokerAppendOnce", { numberOfKeys: 3, lua: APPEND_ONCE_SCRIPT });
+    this.commands.defineCommand("brokerGetMany", { numberOfKeys: 1, lua: GET_MANY_SCRIPT });
     for (let i = 0; i < options.readerConnections; i++) {
       const connection = new Redis(options.url, { ...FAIL_FAST, connectionName: `broker-reader-${i}` });
       connection.on("error", () => {});
@@ -108,7 +129,11 @@ export class RedisEngine implements Engine {
     }
   }
 
-  async append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
+  append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
+    return this.appends.submit(subject, { body, expiresAt });
+  }
+
+  private async appendOne(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
     const publishedAt = Date.now();
     const key = this.key(subject);
     const fields = [FIELD_BODY, asBuffer(body), FIELD_PUBLISHED_AT, publishedAt, FIELD_EXPIRES_AT, expiresAt];
@@ -183,7 +208,26 @@ export class RedisEngine implements Engine {
     return (await run(floor)) as T;
   }
 
-  async get(subject: string, id: number): Promise<StoredMessage | undefined> {
+  get(subject: string, id: number): Promise<StoredMessage | undefined> {
+    return this.gets.submit(subject, id);
+  }
+
+  private async getMany(subject: string, ids: readonly number[]): Promise<(StoredMessage | undefined)[]> {
+    const entries = await this.scripts.brokerGetManyBuffer(this.key(subject), ...ids.map(entryId));
+    return entries.map((entry, i) =>
+      entry
+        ? {
+            id: ids[i] as number,
+            subject,
+            body: entry[0],
+            publishedAt: Number(entry[1].toString()),
+            expiresAt: Number(entry[2].toString()),
+          }
+        : undefined,
+    );
+  }
+
+  private async getOne(subject: string, id: number): Promise<StoredMessage | undefined> {
     const entries = await this.commands.xrangeBuffer(this.key(subject), entryId(id), entryId(id));
     const entry = entries[0];
     return entry ? decodeEntry(subject, entry[0], entry[1]) : undefined;

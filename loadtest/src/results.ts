@@ -1,0 +1,52 @@
+import type { LatencySummary } from "./histogram.js";
+import { processCpuMs } from "./proc.js";
+import type { ServerProcess } from "./servers.js";
+
+/** One measured (or not measurable) figure of one scenario on one target. */
+export interface ScenarioResult {
+  /** e.g. "publish", "batch-publish", "e2e-delivery". */
+  readonly scenario: string;
+  /** An engine ("memory", "redis", "redis+archive") or a baseline ("no-op gRPC", "raw Redis", "raw PostgreSQL"). */
+  readonly target: string;
+  readonly status: "ok" | "failed" | "not available";
+  /** Why it failed or is not available; facts worth knowing otherwise. */
+  readonly note?: string;
+  /** Operations (or messages, see unit) per second. */
+  readonly throughput?: number;
+  readonly unit?: string;
+  readonly latency?: LatencySummary;
+  /** Server process CPU (user + system) per operation, microseconds. */
+  readonly serverCpuUsPerOp?: number;
+  readonly errors?: number;
+  /** Messages a subscriber should have received and did not. */
+  readonly lost?: number;
+  readonly extra?: Record<string, number | string>;
+}
+
+export interface BenchContext {
+  readonly smoke: boolean;
+  readonly redisUrl: string;
+  readonly databaseUrl: string;
+  /** A short label unique to this run, used in subject names. */
+  readonly runId: string;
+}
+
+/** Runs `work` and reads the server's CPU time before and after (when it is a local process). */
+export async function withServerCpu<T>(
+  server: ServerProcess,
+  work: () => Promise<T>,
+): Promise<{ value: T; serverCpuMs: number | undefined }> {
+  const pid = server.pid;
+  const before = pid === undefined ? undefined : processCpuMs(pid);
+  const value = await work();
+  const serverCpuMs = pid === undefined || before === undefined ? undefined : processCpuMs(pid) - before;
+  return { value, serverCpuMs };
+}
+
+export function perOpUs(cpuMs: number | undefined, ops: number): number | undefined {
+  return cpuMs === undefined || ops === 0 ? undefined : (cpuMs * 1000) / ops;
+}
+
+export function failed(scenario: string, target: string, err: unknown): ScenarioResult {
+  return { scenario, target, status: "failed", note: err instanceof Error ? err.message : String(err) };
+}

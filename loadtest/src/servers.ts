@@ -1,0 +1,187 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { BrokerChannels } from "./grpc-client.js";
+import { pinToCpus } from "./proc.js";
+
+/** Where the runner's own servers run: one core; the client runs on the other (see measurements.md). */
+export const SERVER_CPUS = process.env.BENCH_SERVER_CPUS ?? "0";
+export const CLIENT_CPUS = process.env.BENCH_CLIENT_CPUS ?? "1";
+
+export interface ServerProcess {
+  readonly name: string;
+  readonly address: string;
+  /** The process serving the port (for CPU, RSS and socket readings); undefined for a remote target. */
+  readonly pid: number | undefined;
+  readonly redisKeyPrefix: string | undefined;
+  stop(): Promise<void>;
+}
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** Extra node flags for server children, e.g. BENCH_SERVER_NODE_ARGS=--cpu-prof to profile them. */
+function nodeArgs(): string[] {
+  return (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+}
+
+/**
+ * Starts an entry point as a child pinned to SERVER_CPUS and waits for the
+ * JSON log line carrying its gRPC port: built JavaScript as is, TypeScript
+ * through tsx.
+ */
+async function startChild(name: string, entry: string, env: Record<string, string>): Promise<ServerProcess> {
+  const loader = entry.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const child = spawn(process.execPath, [...nodeArgs(), ...loader, entry], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  if (child.pid !== undefined) pinToCpus(child.pid, SERVER_CPUS);
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within 30 s: ${stderr}`)), 30_000);
+    let buffered = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      for (const line of buffered.split("\n").slice(0, -1)) {
+        try {
+          const parsed = JSON.parse(line) as { grpcPort?: number };
+          if (typeof parsed.grpcPort === "number" && parsed.grpcPort > 0) {
+            clearTimeout(timer);
+            resolve(parsed.grpcPort);
+          }
+        } catch {
+          // Not a JSON log line.
+        }
+      }
+      buffered = buffered.slice(buffered.lastIndexOf("\n") + 1);
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code} before listening: ${stderr}`));
+    });
+  });
+  // Keep draining stdout so the child never blocks on a full pipe.
+  child.stdout?.resume();
+  let stopping = false;
+  child.once("exit", (code, signal) => {
+    // A server dying mid-run is a finding, not noise: say so with what it printed.
+    if (!stopping) process.stderr.write(`\n${name} exited unexpectedly (code ${code}, signal ${signal}): ${stderr}\n`);
+  });
+  return {
+    name,
+    address: `127.0.0.1:${port}`,
+    pid: child.pid,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX,
+    stop: () => {
+      stopping = true;
+      return stopChild(child);
+    },
+  };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function startNoopServer(): Promise<ServerProcess> {
+  return startChild("no-op gRPC server", "loadtest/src/noop-server.ts", { GRPC_PORT: "0" });
+}
+
+let built = false;
+
+/**
+ * Gateways run as `npm start` runs them: the tsc build of the current
+ * source (tsx would add some 30 MiB of RSS and a loader thread that
+ * production never has). Built once per bench run, in about a second.
+ */
+function buildGatewayOnce(): void {
+  if (built) return;
+  execFileSync("npm", ["run", "--silent", "build"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+  built = true;
+}
+
+export type EngineName = "memory" | "redis" | "redis+archive";
+
+/** Starts the gateway (one worker process) on free ports with its own Redis key prefix. */
+export async function startGateway(
+  engine: EngineName,
+  redisUrl: string,
+  extraEnv: Record<string, string> = {},
+): Promise<ServerProcess> {
+  const prefix = `bench:${randomUUID().slice(0, 8)}:`;
+  const env: Record<string, string> = {
+    HOST: "127.0.0.1",
+    GRPC_PORT: "0",
+    HTTP_PORT: "0",
+    WORKERS: "1",
+    REDIS_URL: engine === "memory" ? "" : redisUrl,
+    REDIS_KEY_PREFIX: prefix,
+    ...extraEnv,
+  };
+  buildGatewayOnce();
+  const server = await startChild(`gateway (${engine})`, "dist/gateway/src/main.js", env);
+  try {
+    await waitForStorage(server.address);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  return {
+    ...server,
+    redisKeyPrefix: engine === "memory" ? undefined : prefix,
+    stop: async () => {
+      await server.stop();
+      if (engine !== "memory") await deleteKeys(redisUrl, prefix);
+    },
+  };
+}
+
+/**
+ * The gateway listens before its Redis connection is ready, and answers
+ * UNAVAILABLE until then: wait until a Fetch gets any other answer.
+ */
+async function waitForStorage(address: string, timeoutMs = 15_000): Promise<void> {
+  const client = new BrokerChannels(address, 1);
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      const code = await client.fetch({ subject: "bench-ready", id: 1n }).then(
+        () => 0,
+        (err: { code?: number }) => err.code ?? -1,
+      );
+      if (code !== 14) return;
+      if (Date.now() > deadline) throw new Error(`gateway at ${address}: storage not ready in ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    client.close();
+  }
+}
+
+/** A gateway someone else runs (`--target host:port`): no CPU or memory readings. */
+export function remoteTarget(address: string): ServerProcess {
+  return { name: `target ${address}`, address, pid: undefined, redisKeyPrefix: undefined, stop: async () => {} };
+}
+
+export async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { protocol: 2 });
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { MessageResponseSchema, PublishRequestSchema, PublishResponseSchema } from "../gateway/gen/broker/broker_pb.js";
+import { bodyAndId } from "../loadtest/src/grpc-client.js";
+import { LatencyHistogram } from "../loadtest/src/histogram.js";
+import { idField, publishRequest } from "../loadtest/src/raw-publisher.js";
+import type { ScenarioResult } from "../loadtest/src/results.js";
+import { checkTargets } from "../loadtest/src/targets.js";
+
+describe("The bench's lean MessageResponse reader", () => {
+  it("finds the body and id protobuf-es wrote, whatever other fields are set", () => {
+    const cases = [
+      { body: new Uint8Array(128).fill(9), id: 1n, subject: "s", publishedAtMs: 1_764_000_000_000n },
+      { body: new Uint8Array(0), id: 300n },
+      { id: 2n ** 40n, subject: "x".repeat(300), body: new Uint8Array([1, 2, 3]) },
+      { body: new Uint8Array(5), gap: { firstId: 1n, lastId: 2n, reason: "r" } },
+    ];
+    for (const init of cases) {
+      const bytes = Buffer.from(toBinary(MessageResponseSchema, create(MessageResponseSchema, init)));
+      const { body, id } = bodyAndId(bytes);
+      assert.deepEqual(new Uint8Array(body), init.body);
+      assert.equal(id, Number(init.id ?? 0n));
+    }
+  });
+});
+
+describe("The bench's lean Publish codec", () => {
+  it("frames PublishRequest exactly as protobuf-es does and reads PublishResponse ids", () => {
+    for (const [subject, size, expiration] of [
+      ["s", 128, 60],
+      ["subject-é", 0, 0],
+      ["x".repeat(200), 300, 2 ** 31 - 1],
+    ] as const) {
+      const body = new Uint8Array(size).fill(3);
+      const expected = toBinary(
+        PublishRequestSchema,
+        create(PublishRequestSchema, { subject, body, expirationSeconds: expiration }),
+      );
+      assert.deepEqual(new Uint8Array(publishRequest(subject, body, expiration)), expected);
+    }
+    for (const id of [0n, 1n, 300n, 2n ** 40n]) {
+      const bytes = Buffer.from(toBinary(PublishResponseSchema, create(PublishResponseSchema, { id })));
+      assert.equal(idField(bytes), Number(id));
+    }
+  });
+});
+
+describe("The bench's latency histogram", () => {
+  it("reports percentiles in milliseconds within HDR precision", () => {
+    const histogram = new LatencyHistogram();
+    for (let i = 1; i <= 1000; i++) histogram.recordMs(i / 10); // 0.1 .. 100 ms
+    const summary = histogram.summary();
+    assert.equal(summary.count, 1000);
+    assert.ok(Math.abs(summary.p50 - 50) < 0.1, `p50 ${summary.p50}`);
+    assert.ok(Math.abs(summary.p99 - 99) < 0.1, `p99 ${summary.p99}`);
+    assert.ok(Math.abs(summary.max - 100) < 0.1, `max ${summary.max}`);
+  });
+});
+
+describe("The bench's target checks", () => {
+  const result = (scenario: string, target: string, fields: Partial<ScenarioResult>): ScenarioResult => ({
+    scenario,
+    target,
+    status: "ok",
+    ...fields,
+  });
+
+  it("judges ratios to the baselines measured in the same run", () => {
+    const checks = checkTargets([
+      result("publish", "no-op gRPC", { throughput: 10_000, serverCpuUsPerOp: 40 }),
+      result("publish", "redis", { throughput: 7_000, serverCpuUsPerOp: 50 }),
+      result("raw-xadd", "raw Redis", { throughput: 100_000 }),
+      result("batch-publish", "redis", { throughput: 80_000 }),
+    ]);
+    const met = (prefix: string) => checks.find((c) => c.target.startsWith(prefix))?.met;
+    assert.equal(met("Unary Publish (Redis): server CPU"), true); // 1.25x <= 1.5x
+    assert.equal(met("Unary Publish (Redis): throughput"), false); // 0.7x < 0.8x
+    assert.equal(met("Batch publish"), true); // 0.8x >= 0.75x
+    assert.equal(met("Archiver"), undefined); // not measured: never called met
+  });
+
+  it("never counts an unavailable scenario as met", () => {
+    const checks = checkTargets([
+      { scenario: "archived-fetch", target: "redis+archive", status: "not available", note: "no archiver/" },
+    ]);
+    const archived = checks.find((c) => c.target.startsWith("Archived Fetch"));
+    assert.equal(archived?.met, undefined);
+    assert.equal(archived?.measured, "not available");
+  });
+});
