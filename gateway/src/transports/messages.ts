@@ -16,7 +16,11 @@ import { RecentCache } from "./recent-cache.js";
  * subscribers share one MessageResponse (and, on gRPC, one encoding of it).
  * Neither is ever mutated after creation.
  */
-const responses = new RecentCache<StoredMessage, MessageResponse>(4096);
+const responses = new RecentCache<StoredMessage, MessageResponse>(
+  4096,
+  4 * 1024 * 1024,
+  (response) => response.body.byteLength,
+);
 
 /** Broker values to wire messages, shared by both transports. */
 export function toMessageResponse(message: Delivery): MessageResponse {

@@ -14,7 +14,7 @@ export interface ArchiveStoreOptions {
 }
 
 export const DEFAULT_ARCHIVE_STORE_OPTIONS: Omit<ArchiveStoreOptions, "url"> = {
-  maxConnections: 4,
+  maxConnections: 8,
   timeoutMs: 2_000,
 };
 
@@ -55,6 +55,7 @@ export class ArchiveStore {
 
   async get(subject: string, id: number): Promise<StoredMessage | undefined> {
     const rows = await this.rows<MessageRow>(
+      "archive-get",
       "SELECT id, body, published_at, expires_at FROM broker_messages WHERE subject = $1 AND id = $2",
       [subject, id],
     );
@@ -68,6 +69,7 @@ export class ArchiveStore {
    */
   async lastId(subject: string): Promise<number> {
     const rows = await this.rows<{ archived_through: string }>(
+      "archive-last-id",
       "SELECT archived_through FROM broker_archive_progress WHERE subject = $1",
       [subject],
     );
@@ -77,6 +79,7 @@ export class ArchiveStore {
   async readRange(subject: string, afterId: number, beforeId: number, limit: number): Promise<ArchiveRange> {
     const messages = (
       await this.rows<MessageRow>(
+        "archive-range",
         `SELECT id, body, published_at, expires_at FROM broker_messages
          WHERE subject = $1 AND id > $2 AND id < $3 ORDER BY id LIMIT $4`,
         [subject, afterId, beforeId, limit],
@@ -86,6 +89,7 @@ export class ArchiveStore {
     // the whole range when none was.
     const coveredTo = messages.length === limit ? (messages[messages.length - 1] as StoredMessage).id : beforeId - 1;
     const state = await this.rows<{ archived_through: string | null; lost: boolean }>(
+      "archive-range-state",
       `SELECT (SELECT archived_through FROM broker_archive_progress WHERE subject = $1) AS archived_through,
               EXISTS (SELECT 1 FROM broker_archive_gaps
                       WHERE subject = $1 AND from_id <= $3 AND to_id > $2) AS lost`,
@@ -103,9 +107,10 @@ export class ArchiveStore {
     await this.pool.end();
   }
 
-  private async rows<Row extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<Row[]> {
+  /** Named, so each pooled connection parses and plans a query once (Fetch is a hot path too). */
+  private async rows<Row extends pg.QueryResultRow>(name: string, text: string, values: unknown[]): Promise<Row[]> {
     try {
-      return (await this.pool.query<Row>(sql, params)).rows;
+      return (await this.pool.query<Row>({ name, text, values })).rows;
     } catch (err) {
       if ((err as { code?: string }).code === UNDEFINED_TABLE) return [];
       throw err;

@@ -20,7 +20,7 @@ import { RecentCache } from "../recent-cache.js";
  * Encodings of recent messages are kept per message object, so a message
  * fanned out to many subscribers is encoded once.
  */
-const encoded = new RecentCache<MessageResponse, Buffer>(4096);
+const encoded = new RecentCache<MessageResponse, Buffer>(4096, 4 * 1024 * 1024, (buffer) => buffer.byteLength);
 
 export function encodeMessageResponse(message: MessageResponse): Buffer {
   let bytes = encoded.get(message);
