@@ -101,9 +101,10 @@ let built = false;
 /**
  * Gateways run as `npm start` runs them: the tsc build of the current
  * source (tsx would add some 30 MiB of RSS and a loader thread that
- * production never has). Built once per bench run, in about a second.
+ * production never has). Built once per bench run (gateway, archiver and
+ * console, as `npm start` builds them), in about a second.
  */
-function buildGatewayOnce(): void {
+export function buildGatewayOnce(): void {
   if (built) return;
   execFileSync("npm", ["run", "--silent", "build"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
   built = true;
@@ -123,6 +124,8 @@ export async function startGateway(
     GRPC_PORT: "0",
     HTTP_PORT: "0",
     WORKERS: "1",
+    // Any free port: the bench runs several gateways at once.
+    METRICS_PORT: "0",
     REDIS_URL: engine === "memory" ? "" : redisUrl,
     REDIS_KEY_PREFIX: prefix,
     ...extraEnv,

@@ -7,7 +7,7 @@ import { constantRate, sleep } from "../load.js";
 import { pinToCpus } from "../proc.js";
 import { progress } from "../progress.js";
 import { type BenchContext, perOpUs, type ScenarioResult, withServerCpu } from "../results.js";
-import { SERVER_CPUS, type ServerProcess, startGateway } from "../servers.js";
+import { buildGatewayOnce, SERVER_CPUS, type ServerProcess, startGateway } from "../servers.js";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 
@@ -57,10 +57,14 @@ async function archivedRows(client: pg.Client): Promise<number> {
   return total;
 }
 
+/** The built archiver as `npm run archiver` runs it, but without npm between: signals reach it. */
 function startArchiver(env: Record<string, string>): ChildProcess {
-  const child = spawn("npm", ["run", "--silent", "archiver"], {
+  buildGatewayOnce();
+  const args = ["--import", "./dist/archiver/src/register-tracing.js", "dist/archiver/src/main.js"];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    // Any free metrics port: the gateways of the run are listening too.
+    env: { ...process.env, METRICS_PORT: "0", ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
   if (child.pid !== undefined) pinToCpus(child.pid, SERVER_CPUS);
