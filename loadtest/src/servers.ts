@@ -1,7 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
-import { BrokerChannels } from "./grpc-client.js";
+import { deleteGatewayKeys } from "../../test/support/services.js";
 import { pinToCpus } from "./proc.js";
 
 /** Where the runner's own servers run: one core; the client runs on the other (see measurements.md). */
@@ -83,7 +82,8 @@ async function startChild(name: string, entry: string, env: Record<string, strin
   };
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after 10 s; resolves when the child has exited. */
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   child.kill("SIGTERM");
@@ -131,60 +131,20 @@ export async function startGateway(
     ...extraEnv,
   };
   buildGatewayOnce();
+  // The gateway opens its ports only once Redis answers (Gateway.start), so listening means ready.
   const server = await startChild(`gateway (${engine})`, "dist/gateway/src/main.js", env);
-  try {
-    await waitForStorage(server.address);
-  } catch (err) {
-    await server.stop();
-    throw err;
-  }
   return {
     ...server,
     redisKeyPrefix: engine === "memory" ? undefined : prefix,
     stop: async () => {
       await server.stop();
-      if (engine !== "memory") await deleteKeys(redisUrl, prefix);
+      // Its streams and its subject registry (the tests' cleanup, shared).
+      if (engine !== "memory") await deleteGatewayKeys(redisUrl, prefix);
     },
   };
-}
-
-/**
- * The gateway listens before its Redis connection is ready, and answers
- * UNAVAILABLE until then: wait until a Fetch gets any other answer.
- */
-async function waitForStorage(address: string, timeoutMs = 15_000): Promise<void> {
-  const client = new BrokerChannels(address, 1);
-  const deadline = Date.now() + timeoutMs;
-  try {
-    for (;;) {
-      const code = await client.fetch({ subject: "bench-ready", id: 1n }).then(
-        () => 0,
-        (err: { code?: number }) => err.code ?? -1,
-      );
-      if (code !== 14) return;
-      if (Date.now() > deadline) throw new Error(`gateway at ${address}: storage not ready in ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  } finally {
-    client.close();
-  }
 }
 
 /** A gateway someone else runs (`--target host:port`): no CPU or memory readings. */
 export function remoteTarget(address: string): ServerProcess {
   return { name: `target ${address}`, address, pid: undefined, redisKeyPrefix: undefined, stop: async () => {} };
-}
-
-export async function deleteKeys(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { protocol: 2 });
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
 }

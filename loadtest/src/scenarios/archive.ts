@@ -7,7 +7,7 @@ import { constantRate, sleep } from "../load.js";
 import { pinToCpus } from "../proc.js";
 import { progress } from "../progress.js";
 import { type BenchContext, perOpUs, type ScenarioResult, withServerCpu } from "../results.js";
-import { buildGatewayOnce, SERVER_CPUS, type ServerProcess, startGateway } from "../servers.js";
+import { buildGatewayOnce, SERVER_CPUS, type ServerProcess, startGateway, stopChild } from "../servers.js";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 
@@ -71,15 +71,6 @@ function startArchiver(env: Record<string, string>): ChildProcess {
   return child;
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 /**
  * Archiver throughput and archived Fetch, on a gateway over Redis with the
  * archive in a database of its own: publish a backlog, start the archiver,
@@ -122,7 +113,7 @@ export async function archiveScenarios(ctx: BenchContext): Promise<ScenarioResul
       }
       await sleep(100);
     }
-    await stopProcess(archiver);
+    await stopChild(archiver);
     archiver = undefined;
     gateway = await startGateway("redis+archive", ctx.redisUrl, {
       DATABASE_URL: databaseUrl,
@@ -233,7 +224,7 @@ export async function archiveScenarios(ctx: BenchContext): Promise<ScenarioResul
     client.close();
     return results;
   } finally {
-    if (archiver) await stopProcess(archiver);
+    if (archiver) await stopChild(archiver);
     if (gateway) await gateway.stop();
     await archive.end().catch(() => {});
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
