@@ -60,6 +60,22 @@ describe("Fetch through the PostgreSQL archive", () => {
     await rejectsWith(client.fetch({ subject, id: 41n }), Code.InvalidArgument, /unknown id/);
   });
 
+  it("reads an id known to be trimmed from Redis again when Redis holds it once more (ids reused after data loss)", async () => {
+    const subject = "trimmed-then-reused";
+    // Fire-and-forget: never archived, so the archive cannot answer for these ids.
+    for (let i = 1; i <= 10; i++) await client.publish({ subject, body: bytes(`old${i}`), expirationSeconds: 0 });
+    await waitArchived(subject, 10);
+    await eventually(async () => (await streamLength(subject)) === 5, 5_000, "for trimming");
+    // This Fetch teaches the gateway that ids up to 5 have left Redis.
+    await rejectsWith(client.fetch({ subject, id: 2n }), Code.InvalidArgument, /no longer retained/);
+    // Redis loses the stream and id 3 is assigned again (what a reused id looks like in Redis).
+    await harness.redis.del(harness.prefix + subject);
+    const now = Date.now();
+    await harness.redis.xadd(harness.prefix + subject, "0-3", "b", "reused", "t", now, "x", now + 600_000);
+    const fetched = await client.fetch({ subject, id: 3n });
+    assert.equal(text(fetched.body), "reused", "what Redis holds, not a stale 'no longer retained'");
+  });
+
   it("never archives fire-and-forget messages", async () => {
     const subject = "mixed";
     for (let i = 1; i <= 20; i++) {

@@ -1,6 +1,7 @@
 import type { StoredMessage } from "../../core/message.js";
 import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../engine.js";
 import type { ArchiveStore } from "./archive-store.js";
+import { TrimmedIds } from "./trimmed-ids.js";
 
 /**
  * The hot engine (Redis) in front of the PostgreSQL archive: writes and the
@@ -13,9 +14,17 @@ import type { ArchiveStore } from "./archive-store.js";
  * what it lost (Redis trimmed it before it could be copied) is recorded
  * separately and reported as a gap.
  */
+/** What the archive-backed engine needs of the hot engine: where its stored ids start and end. */
+export interface HotEngine extends Engine {
+  /** The first id still stored (0 when none) and the last id ever assigned (0 when none). */
+  storedRange(subject: string): Promise<{ first: number; last: number }>;
+}
+
 export class ArchiveBackedEngine implements Engine {
+  private readonly trimmed = new TrimmedIds();
+
   constructor(
-    private readonly hot: Engine,
+    private readonly hot: HotEngine,
     private readonly archive: ArchiveStore,
   ) {}
 
@@ -37,14 +46,23 @@ export class ArchiveBackedEngine implements Engine {
   }
 
   async get(subject: string, id: number): Promise<StoredMessage | undefined> {
+    // An id already known to be trimmed from Redis is read from the archive
+    // first; an archived row is immutable and its id is never reused.
+    const knownTrimmed = this.trimmed.has(subject, id);
+    if (knownTrimmed) {
+      const archived = await this.archive.get(subject, id);
+      if (archived) return archived;
+    }
     const hot = await this.hot.get(subject, id);
     if (hot) return hot;
     // While the stream exists, every archived id is at or below its last id:
     // an id above it was never published, which Redis alone can say (so a
     // Fetch of a future id answers "unknown id" even with the archive down).
-    const hotLast = await this.hot.lastId(subject);
-    if (hotLast > 0 && id > hotLast) return undefined;
-    return await this.archive.get(subject, id);
+    const { first, last } = await this.hot.storedRange(subject);
+    if (last > 0 && id > last) return undefined;
+    // Everything below the first stored id (all of it, in an emptied stream) has left Redis.
+    if (last > 0) this.trimmed.learn(subject, first > 0 ? first - 1 : last);
+    return knownTrimmed ? undefined : await this.archive.get(subject, id);
   }
 
   /**

@@ -7,6 +7,7 @@ import {
   CREATE_STREAM_SCRIPT,
   GET_MANY_SCRIPT,
   LAST_ID_SCRIPT,
+  STORED_RANGE_SCRIPT,
 } from "./scripts.js";
 import {
   decodeEntry,
@@ -44,6 +45,7 @@ export interface RedisEngineOptions {
 
 type ScriptCommands = {
   brokerLastId(key: string): Promise<string>;
+  brokerStoredRange(key: string): Promise<[first: string, last: string]>;
   brokerCreateStream(key: string, registryKey: string, ...args: (string | number | Buffer)[]): Promise<string>;
   brokerAppendBatch(key: string, registryKey: string, ...args: (string | number | Buffer)[]): Promise<string[] | null>;
   brokerAppendOnce(
@@ -105,6 +107,7 @@ export class RedisEngine implements Engine {
     this.commands.on("error", () => {}); // surfaced per command as UNAVAILABLE
     options.instrument?.(this.commands, "commands");
     this.commands.defineCommand("brokerLastId", { numberOfKeys: 1, lua: LAST_ID_SCRIPT });
+    this.commands.defineCommand("brokerStoredRange", { numberOfKeys: 1, lua: STORED_RANGE_SCRIPT });
     this.commands.defineCommand("brokerCreateStream", { numberOfKeys: 2, lua: CREATE_STREAM_SCRIPT });
     this.commands.defineCommand("brokerAppendBatch", { numberOfKeys: 2, lua: APPEND_BATCH_SCRIPT });
     this.commands.defineCommand("brokerAppendOnce", { numberOfKeys: 3, lua: APPEND_ONCE_SCRIPT });
@@ -235,6 +238,12 @@ export class RedisEngine implements Engine {
 
   async lastId(subject: string): Promise<number> {
     return parseEntryId(await this.scripts.brokerLastId(this.key(subject)));
+  }
+
+  /** The first id still stored (0 when none) and the last id ever assigned (0 when none). */
+  async storedRange(subject: string): Promise<{ first: number; last: number }> {
+    const [first, last] = await this.scripts.brokerStoredRange(this.key(subject));
+    return { first: parseEntryId(first), last: parseEntryId(last) };
   }
 
   async readAfter(subject: string, afterId: number, limit: number): Promise<ReadAfterResult> {
