@@ -7,7 +7,14 @@ import { constantRate, sleep } from "../load.js";
 import { pinToCpus } from "../proc.js";
 import { progress } from "../progress.js";
 import { type BenchContext, perOpUs, type ScenarioResult, withServerCpu } from "../results.js";
-import { buildGatewayOnce, SERVER_CPUS, type ServerProcess, startGateway, stopChild } from "../servers.js";
+import {
+  buildGatewayOnce,
+  SERVER_CPUS,
+  type ServerProcess,
+  serverNodeArgs,
+  startGateway,
+  stopChild,
+} from "../servers.js";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 
@@ -60,7 +67,13 @@ async function archivedRows(client: pg.Client): Promise<number> {
 /** The built archiver as `npm run archiver` runs it, but without npm between: signals reach it. */
 function startArchiver(env: Record<string, string>): ChildProcess {
   buildGatewayOnce();
-  const args = ["--import", "./dist/archiver/src/register-tracing.js", "dist/archiver/src/main.js"];
+  // BENCH_SERVER_NODE_ARGS (e.g. --cpu-prof) applies to the archiver too.
+  const args = [
+    ...serverNodeArgs(),
+    "--import",
+    "./dist/archiver/src/register-tracing.js",
+    "dist/archiver/src/main.js",
+  ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     // Any free metrics port: the gateways of the run are listening too.
