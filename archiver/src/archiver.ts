@@ -55,7 +55,8 @@ export class Archiver {
     this.redis.defineCommand("brokerLastId", { numberOfKeys: 1, lua: LAST_ID_SCRIPT });
     this.pool = new pg.Pool({
       connectionString: config.databaseUrl,
-      max: 2,
+      // One connection per batch in flight; retention and discovery use one between passes.
+      max: Math.max(2, config.concurrency),
       connectionTimeoutMillis: 5_000,
       application_name: "broker-archiver",
     });

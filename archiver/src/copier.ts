@@ -2,28 +2,29 @@ import type { Redis } from "ioredis";
 import type pg from "pg";
 import type { StoredMessage } from "../../gateway/src/core/message.js";
 import { FIRE_AND_FORGET } from "../../gateway/src/core/message.js";
-import {
-  decodeEntry,
-  entryId,
-  FIELD_PUBLISHED_AT,
-  parseEntryId,
-} from "../../gateway/src/engines/redis/stream-entry.js";
 import type { ArchiverMetrics } from "../../gateway/src/observability/archiver-metrics.js";
 import {
   advanceWatermarks,
+  copyRows,
   ensureWatermarks,
   insertGaps,
-  insertRows,
+  insertRowsSkippingConflicts,
+  isUniqueViolation,
   lockWatermarks,
   readWatermarks,
 } from "./archive-sql.js";
+import { type Planned, planBatches } from "./batch-plan.js";
 import type { BatchTracer } from "./batch-tracer.js";
+import { decodeStreamEntry } from "./entry-decoding.js";
 import type { HotWindow } from "./hot-window.js";
+import { StreamReads, type XRangeReply } from "./stream-reads.js";
 
 export interface CopierOptions {
   readonly keyPrefix: string;
   /** Most entries read (and rows written) per transaction. */
   readonly batchSize: number;
+  /** Batches copied at once, each a transaction on its own connection (the pool needs as many). */
+  readonly concurrency: number;
 }
 
 /** Running totals, logged by the archiver and read by tests and the benchmark. */
@@ -50,15 +51,8 @@ export const emptyStats = (): CopyStats => ({
   lagMs: 0,
 });
 
-type XRangeReply = [id: Buffer, fields: Buffer[]][];
-
 /** Entries read ahead per subject, with the watermark they follow. */
 type Prefetched = ReadonlyMap<string, { after: number; reply: XRangeReply }>;
-
-interface Planned {
-  readonly subject: string;
-  readonly count: number;
-}
 
 /**
  * Copies stream entries into PostgreSQL. Per subject, `archived_through` in
@@ -71,8 +65,9 @@ interface Planned {
  * archiver skips the locked subjects and takes the others; when one dies its
  * connection closes, PostgreSQL drops its locks and the other takes its
  * subjects over on its next pass (no lease timeouts to tune). The primary key
- * (subject, id) with ON CONFLICT DO NOTHING is a second line of defence, and
- * counted as `conflicts` so tests can prove it never fires.
+ * (subject, id) is a second line of defence: a batch that meets a row already
+ * there is copied again with ON CONFLICT DO NOTHING (copyTraced), and those
+ * rows are counted as `conflicts` so tests can prove it never fires.
  */
 export class Copier {
   /** Per subject, the last watermark seen: a hint for planning, re-read under lock. */
@@ -83,16 +78,19 @@ export class Copier {
    * while Redis or PostgreSQL fails the lag computed from it keeps growing.
    */
   private oldestPendingAt: number | undefined;
+  private readonly reads: StreamReads;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly pool: pg.Pool,
     private readonly hotWindow: HotWindow,
     private readonly options: CopierOptions,
     readonly stats: CopyStats = emptyStats(),
     private readonly metrics?: ArchiverMetrics,
     private readonly tracer?: BatchTracer,
-  ) {}
+  ) {
+    this.reads = new StreamReads(redis, options.keyPrefix);
+  }
 
   /**
    * Age in seconds of the oldest message not yet archived, from the last
@@ -111,14 +109,14 @@ export class Copier {
    * archived, and overstating the lag then is the honest side to err on.
    */
   async measureLag(subjects: readonly string[]): Promise<void> {
-    await this.withNewEntries(subjects);
+    await this.lookForNewEntries(subjects);
   }
 
   /** One pass over the subjects; returns the number of entries it read. */
   async pass(subjects: readonly string[]): Promise<number> {
     await this.track(subjects);
-    const active = await this.withNewEntries(subjects);
-    const lastIds = await this.lastIds(active);
+    const active = await this.lookForNewEntries(subjects);
+    const lastIds = await this.reads.lastIds(active);
     const backlog: Planned[] = [];
     active.forEach((subject, i) => {
       const last = lastIds[i] as number;
@@ -126,38 +124,60 @@ export class Copier {
       const behind = last - (this.watermarks.get(subject) ?? 0);
       if (behind > 0) backlog.push({ subject, count: behind });
     });
-    // Transactions of up to batchSize entries; a subject's backlog larger than
-    // that is taken up to batchSize now and the rest in later passes.
-    const batches: Planned[][] = [];
-    let batch: Planned[] = [];
-    let size = 0;
-    for (const item of backlog) {
-      const count = Math.min(item.count, this.options.batchSize - size);
-      batch.push({ subject: item.subject, count });
-      size += count;
-      if (size >= this.options.batchSize) {
-        batches.push(batch);
-        batch = [];
-        size = 0;
-      }
-    }
-    if (batch.length > 0) batches.push(batch);
-    // Read-ahead: while one batch is inserted, the next one's entries are read
-    // from Redis from the watermarks last seen. Its transaction uses them only
-    // if the watermark it locks is the one they were read from.
+    const batches = planBatches(backlog, this.options.batchSize);
+    // The batches of a pass have disjoint subjects (planBatches), so up to
+    // `concurrency` of them run at once on their own connections: while one
+    // waits for PostgreSQL, another is encoded or inserted on the other core.
+    // Read-ahead: each worker, as it starts a batch, reads from Redis the
+    // entries of the batch it will probably take next, from the watermarks
+    // last seen; a transaction uses them only if the watermark it locks is
+    // the one they were read from.
+    const workers = Math.min(this.options.concurrency, batches.length);
+    const reads: (Promise<Prefetched> | undefined)[] = [];
+    const readFor = (i: number) => {
+      const plan = batches[i];
+      if (plan) reads[i] ??= this.readAhead(plan);
+    };
+    for (let i = 0; i < workers; i++) readFor(i);
+    let next = 0;
+    let failed = false;
     let read = 0;
-    let ahead = batches[0] ? this.readAhead(batches[0]) : undefined;
-    for (let i = 0; i < batches.length; i++) {
-      const current = ahead as Promise<Prefetched>;
-      const next = batches[i + 1];
-      ahead = next ? this.readAhead(next) : undefined;
-      const plan = batches[i] as Planned[];
-      const prefetched = await current;
-      read += this.tracer
-        ? await this.tracer.batch(plan.length, () => this.copyBatch(plan, prefetched))
-        : await this.copyBatch(plan, prefetched);
-    }
+    const worker = async () => {
+      while (!failed && next < batches.length) {
+        const i = next++;
+        const prefetched = (await reads[i]) as Prefetched;
+        reads[i] = undefined;
+        readFor(i + workers);
+        try {
+          read += await this.copyTraced(batches[i] as Planned[], prefetched);
+        } catch (err) {
+          failed = true; // the other workers finish their transaction in flight and stop
+          throw err;
+        }
+      }
+    };
+    // Every worker settles before the pass ends (a failed pass never leaves a transaction running).
+    const outcomes = await Promise.allSettled(Array.from({ length: workers }, worker));
+    const failure = outcomes.find((outcome) => outcome.status === "rejected");
+    if (failure) throw failure.reason;
     return read;
+  }
+
+  /**
+   * One batch, by COPY; if a row was already in PostgreSQL (the defence
+   * line above: never expected), again with ON CONFLICT DO NOTHING, which
+   * counts it as a conflict.
+   */
+  private async copyTraced(plan: readonly Planned[], prefetched: Prefetched): Promise<number> {
+    const copy = async () => {
+      try {
+        return await this.copyBatch(plan, prefetched, false);
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        return this.copyBatch(plan, prefetched, true);
+      }
+    };
+    return this.tracer ? this.tracer.batch(plan.length, copy) : copy();
   }
 
   /** Entries after each subject's last seen watermark; a failed read is simply not used. */
@@ -168,11 +188,18 @@ export class Copier {
       count: item.count,
     }));
     try {
-      const replies = await this.readEntries(from);
+      const replies = await this.reads.entries(from);
       return new Map(from.map((f, i) => [f.subject, { after: f.after, reply: replies[i] as XRangeReply }]));
     } catch {
       return new Map();
     }
+  }
+
+  /** The subjects with entries after their last seen watermark; notes the oldest one's publish time for the lag. */
+  private async lookForNewEntries(subjects: readonly string[]): Promise<string[]> {
+    const { active, oldest } = await this.reads.withNewEntries(subjects, (s) => this.watermarks.get(s) ?? 0);
+    this.oldestPendingAt = oldest;
+    return active;
   }
 
   /** Creates the watermark rows of subjects seen for the first time and loads their values. */
@@ -186,53 +213,7 @@ export class Copier {
     }
   }
 
-  /**
-   * The subjects with entries after their last seen watermark: one XREAD
-   * COUNT 1 per 1000 subjects, which costs an idle subject only a key lookup
-   * (its last id, through XINFO, would copy its first and last bodies).
-   * The one entry read per subject is the oldest not yet archived there, so
-   * the lag costs only reading its publishedAt field.
-   */
-  private async withNewEntries(subjects: readonly string[]): Promise<string[]> {
-    const active: string[] = [];
-    let oldest = Number.POSITIVE_INFINITY;
-    for (let start = 0; start < subjects.length; start += 1000) {
-      const chunk = subjects.slice(start, start + 1000);
-      const reply = (await this.redis.xreadBuffer(
-        "COUNT",
-        1,
-        "STREAMS",
-        ...chunk.map((subject) => this.options.keyPrefix + subject),
-        ...chunk.map((subject) => entryId(this.watermarks.get(subject) ?? 0)),
-      )) as [key: Buffer, entries: XRangeReply][] | null;
-      for (const [key, entries] of reply ?? []) {
-        active.push(key.toString("utf8").slice(this.options.keyPrefix.length));
-        const fields = entries[0]?.[1];
-        const publishedAt = fields ? publishedAtOf(fields) : 0;
-        if (publishedAt > 0) oldest = Math.min(oldest, publishedAt);
-      }
-    }
-    this.oldestPendingAt = Number.isFinite(oldest) ? oldest : undefined;
-    return active;
-  }
-
-  /** The last id ever assigned per subject (survives trimming). */
-  private async lastIds(subjects: readonly string[]): Promise<number[]> {
-    const ids: number[] = [];
-    for (let start = 0; start < subjects.length; start += 1000) {
-      const pipeline = this.redis.pipeline();
-      for (const subject of subjects.slice(start, start + 1000)) {
-        (pipeline as unknown as { brokerLastId(key: string): void }).brokerLastId(this.options.keyPrefix + subject);
-      }
-      for (const [err, raw] of (await pipeline.exec()) ?? []) {
-        if (err) throw err;
-        ids.push(parseEntryId(raw as string));
-      }
-    }
-    return ids;
-  }
-
-  private async copyBatch(plan: readonly Planned[], prefetched: Prefetched): Promise<number> {
+  private async copyBatch(plan: readonly Planned[], prefetched: Prefetched, skipConflicts: boolean): Promise<number> {
     const counts = new Map(plan.map((item) => [item.subject, item.count]));
     const client = await this.pool.connect();
     let broken: Error | undefined;
@@ -247,7 +228,7 @@ export class Copier {
       let skipped = 0;
       let read = 0;
       from.forEach(({ subject, after }, i) => {
-        const messages = (entries[i] as XRangeReply).map(([id, fields]) => decodeEntry(subject, id, fields));
+        const messages = (entries[i] as XRangeReply).map(([id, fields]) => decodeStreamEntry(subject, id, fields));
         const first = messages[0];
         const last = messages[messages.length - 1];
         if (!first || !last) return;
@@ -259,7 +240,7 @@ export class Copier {
         }
         advanced.push({ subject, through: last.id, publishedAt: last.publishedAt });
       });
-      const inserted = await insertRows(client, rows);
+      const inserted = skipConflicts ? await insertRowsSkippingConflicts(client, rows) : await copyRows(client, rows);
       await insertGaps(client, gaps, now);
       await advanceWatermarks(client, advanced);
       // Subjects another archiver holds: their hints follow its commits (a plain
@@ -304,28 +285,8 @@ export class Copier {
     prefetched: Prefetched,
   ): Promise<XRangeReply[]> {
     const missing = from.filter((f) => prefetched.get(f.subject)?.after !== f.after);
-    const fresh = await this.readEntries(missing.map((f) => ({ ...f, count: counts.get(f.subject) as number })));
+    const fresh = await this.reads.entries(missing.map((f) => ({ ...f, count: counts.get(f.subject) as number })));
     const read = new Map(missing.map((f, i) => [f.subject, fresh[i] as XRangeReply]));
     return from.map((f) => read.get(f.subject) ?? (prefetched.get(f.subject)?.reply as XRangeReply));
   }
-
-  private async readEntries(from: { subject: string; after: number; count: number }[]): Promise<XRangeReply[]> {
-    if (from.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const { subject, after, count } of from) {
-      pipeline.xrangeBuffer(this.options.keyPrefix + subject, `(${entryId(after)}`, "+", "COUNT", count);
-    }
-    return ((await pipeline.exec()) ?? []).map(([err, reply]) => {
-      if (err) throw err;
-      return reply as XRangeReply;
-    });
-  }
-}
-
-/** An entry's publishedAt field alone (the body is not decoded); 0 if it has none. */
-function publishedAtOf(fields: readonly Buffer[]): number {
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if ((fields[i] as Buffer).toString() === FIELD_PUBLISHED_AT) return Number((fields[i + 1] as Buffer).toString());
-  }
-  return 0;
 }
