@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { copyRows } from "../archiver/src/archive-sql.js";
+import { copyTuples } from "../archiver/src/archive-sql.js";
+import { encodeCopyTuples } from "../archiver/src/copy-encoding.js";
 import { decodeStreamEntry } from "../archiver/src/entry-decoding.js";
 import { loadMigrations, migrate } from "../archiver/src/migrations.js";
 import type { StoredMessage } from "../gateway/src/core/message.js";
@@ -68,7 +69,7 @@ describe("the archiver's binary COPY", () => {
     const client = await pool.connect();
     try {
       await client.query("BEGIN");
-      assert.equal(await copyRows(client, rows), rows.length, "COPY reports the rows it wrote");
+      assert.equal(await copyTuples(client, [encodeCopyTuples(rows)]), rows.length, "COPY reports the rows it wrote");
       await client.query("COMMIT");
     } finally {
       client.release();
@@ -89,10 +90,20 @@ describe("the archiver's binary COPY", () => {
     }
   });
 
-  it("copies nothing for no rows", async () => {
+  it("copies nothing for no rows, and rows split over several chunks", async () => {
+    const row = (id: number): StoredMessage => ({
+      subject: "split",
+      id,
+      body: b(`s${id}`),
+      publishedAt: 1,
+      expiresAt: 2,
+    });
     const client = await pool.connect();
     try {
-      assert.equal(await copyRows(client, []), 0);
+      assert.equal(await copyTuples(client, []), 0);
+      assert.equal(await copyTuples(client, [encodeCopyTuples([])]), 0);
+      const chunks = [encodeCopyTuples([row(1), row(2)]), encodeCopyTuples([]), encodeCopyTuples([row(3)])];
+      assert.equal(await copyTuples(client, chunks), 3);
     } finally {
       client.release();
     }

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { StoredMessage } from "../../gateway/src/core/message.js";
-import { encodeMessagesForCopy, MESSAGE_COLUMNS } from "./copy-encoding.js";
+import { COPY_HEADER, COPY_TRAILER, MESSAGE_COLUMNS } from "./copy-encoding.js";
 import { copyFrom } from "./copy-from.js";
 
 /**
@@ -72,7 +72,8 @@ export async function insertGaps(
 }
 
 /**
- * The fast way in: one binary COPY per batch. COPY has no ON CONFLICT, so a
+ * The fast way in: one binary COPY per batch, of tuples made by
+ * copy-encoding.ts (a subject's apart, prepared-entries.ts). COPY has no ON CONFLICT, so a
  * row already in the table fails the whole statement with a unique
  * violation (isUniqueViolation); the caller then rolls back and copies the
  * batch again with insertRowsSkippingConflicts. The watermark locks make
@@ -82,13 +83,12 @@ export async function insertGaps(
  * it replaces (hex-encoded bodies parsed back by PostgreSQL, and a
  * speculative insertion per row, each cost a fifth to a third of the rate).
  */
-export async function copyRows(client: pg.PoolClient, rows: readonly StoredMessage[]): Promise<number> {
-  if (rows.length === 0) return 0;
-  return copyFrom(
-    client,
-    `COPY broker_messages ${MESSAGE_COLUMNS} FROM STDIN (FORMAT binary)`,
-    encodeMessagesForCopy(rows),
-  );
+export async function copyTuples(client: pg.PoolClient, tuples: readonly Buffer[]): Promise<number> {
+  return copyFrom(client, `COPY broker_messages ${MESSAGE_COLUMNS} FROM STDIN (FORMAT binary)`, [
+    COPY_HEADER,
+    ...tuples,
+    COPY_TRAILER,
+  ]);
 }
 
 /** PostgreSQL's unique_violation (SQLSTATE 23505). */

@@ -5,10 +5,11 @@ export interface Planned {
 }
 
 /**
- * Splits a pass's backlog into transactions of up to `batchSize` entries. A
- * subject's backlog larger than that is taken up to batchSize now and the
- * rest in later passes, so a subject appears in at most one batch of a pass:
- * the batches of one pass touch disjoint subjects and can run at once.
+ * Splits a pass's backlog into transactions of up to `batchSize` entries. Of
+ * a subject's backlog larger than the room left in a batch, only that much
+ * is planned; the copier queues the rest once that batch has committed. So a
+ * subject is in at most one planned batch: they touch disjoint subjects and
+ * can run at once.
  */
 export function planBatches(backlog: readonly Planned[], batchSize: number): Planned[][] {
   const batches: Planned[][] = [];

@@ -1,11 +1,9 @@
 import type { Redis } from "ioredis";
 import type pg from "pg";
-import type { StoredMessage } from "../../gateway/src/core/message.js";
-import { FIRE_AND_FORGET } from "../../gateway/src/core/message.js";
 import type { ArchiverMetrics } from "../../gateway/src/observability/archiver-metrics.js";
 import {
   advanceWatermarks,
-  copyRows,
+  copyTuples,
   ensureWatermarks,
   insertGaps,
   insertRowsSkippingConflicts,
@@ -14,9 +12,11 @@ import {
   readWatermarks,
 } from "./archive-sql.js";
 import { type Planned, planBatches } from "./batch-plan.js";
+import { runBatches } from "./batch-queue.js";
 import type { BatchTracer } from "./batch-tracer.js";
-import { decodeStreamEntry } from "./entry-decoding.js";
+import { type CopyStats, emptyStats } from "./copy-stats.js";
 import type { HotWindow } from "./hot-window.js";
+import { type PreparedEntries, prepareEntries } from "./prepared-entries.js";
 import { StreamReads, type XRangeReply } from "./stream-reads.js";
 
 export interface CopierOptions {
@@ -27,32 +27,21 @@ export interface CopierOptions {
   readonly concurrency: number;
 }
 
-/** Running totals, logged by the archiver and read by tests and the benchmark. */
-export interface CopyStats {
-  /** Rows inserted. */
-  copied: number;
-  /** Entries not archived on purpose: fire-and-forget or already expired. */
-  skipped: number;
-  /** Rows offered that were already in PostgreSQL: must stay 0 (nothing is copied twice). */
-  conflicts: number;
-  /** Ids Redis trimmed before they could be copied (recorded in broker_archive_gaps). */
-  lost: number;
-  transactions: number;
-  /** Publish-to-commit delay of the newest entry of the last batch. */
-  lagMs: number;
+/** Entries read in a batch, and the watermarks it committed. */
+interface CopiedBatch {
+  readonly read: number;
+  readonly advanced: readonly { subject: string; through: number }[];
 }
 
-export const emptyStats = (): CopyStats => ({
-  copied: 0,
-  skipped: 0,
-  conflicts: 0,
-  lost: 0,
-  transactions: 0,
-  lagMs: 0,
-});
+/**
+ * A pass queues a subject's next batch only this long after its start, so a
+ * long backlog still comes back to the archiver's loop (trim Redis, find new
+ * subjects, delete expired rows, look at the lag) about once a second.
+ */
+const PASS_BUDGET_MS = 1_000;
 
-/** Entries read ahead per subject, with the watermark they follow. */
-type Prefetched = ReadonlyMap<string, { after: number; reply: XRangeReply }>;
+/** Entries read ahead per subject, prepared, with the watermark they follow. */
+type Prefetched = ReadonlyMap<string, PreparedEntries>;
 
 /**
  * Copies stream entries into PostgreSQL. Per subject, `archived_through` in
@@ -118,49 +107,35 @@ export class Copier {
     const active = await this.lookForNewEntries(subjects);
     const lastIds = await this.reads.lastIds(active);
     const backlog: Planned[] = [];
+    const lastSeen = new Map<string, number>();
     active.forEach((subject, i) => {
       const last = lastIds[i] as number;
+      lastSeen.set(subject, last);
       this.hotWindow.observeLastId(subject, last);
       const behind = last - (this.watermarks.get(subject) ?? 0);
       if (behind > 0) backlog.push({ subject, count: behind });
     });
-    const batches = planBatches(backlog, this.options.batchSize);
     // The batches of a pass have disjoint subjects (planBatches), so up to
     // `concurrency` of them run at once on their own connections: while one
-    // waits for PostgreSQL, another is encoded or inserted on the other core.
-    // Read-ahead: each worker, as it starts a batch, reads from Redis the
-    // entries of the batch it will probably take next, from the watermarks
-    // last seen; a transaction uses them only if the watermark it locks is
-    // the one they were read from.
-    const workers = Math.min(this.options.concurrency, batches.length);
-    const reads: (Promise<Prefetched> | undefined)[] = [];
-    const readFor = (i: number) => {
-      const plan = batches[i];
-      if (plan) reads[i] ??= this.readAhead(plan);
-    };
-    for (let i = 0; i < workers; i++) readFor(i);
-    let next = 0;
-    let failed = false;
-    let read = 0;
-    const worker = async () => {
-      while (!failed && next < batches.length) {
-        const i = next++;
-        const prefetched = (await reads[i]) as Prefetched;
-        reads[i] = undefined;
-        readFor(i + workers);
-        try {
-          read += await this.copyTraced(batches[i] as Planned[], prefetched);
-        } catch (err) {
-          failed = true; // the other workers finish their transaction in flight and stop
-          throw err;
+    // waits for PostgreSQL, another is decoded or encoded. A committed batch
+    // queues its subjects' next part of the backlog seen at the pass's start,
+    // from the watermark it just committed (so its read-ahead is exact).
+    const deadline = performance.now() + PASS_BUDGET_MS;
+    const { batchSize } = this.options;
+    return runBatches(
+      planBatches(backlog, batchSize),
+      this.options.concurrency,
+      (plan) => this.readAhead(plan),
+      async (plan, prefetched) => {
+        const { read, advanced } = await this.copyTraced(plan, prefetched);
+        const next: Planned[][] = [];
+        for (const { subject, through } of performance.now() < deadline ? advanced : []) {
+          const left = (lastSeen.get(subject) ?? 0) - through;
+          if (left > 0) next.push([{ subject, count: Math.min(left, batchSize) }]);
         }
-      }
-    };
-    // Every worker settles before the pass ends (a failed pass never leaves a transaction running).
-    const outcomes = await Promise.allSettled(Array.from({ length: workers }, worker));
-    const failure = outcomes.find((outcome) => outcome.status === "rejected");
-    if (failure) throw failure.reason;
-    return read;
+        return { read, next };
+      },
+    );
   }
 
   /**
@@ -168,7 +143,7 @@ export class Copier {
    * line above: never expected), again with ON CONFLICT DO NOTHING, which
    * counts it as a conflict.
    */
-  private async copyTraced(plan: readonly Planned[], prefetched: Prefetched): Promise<number> {
+  private async copyTraced(plan: readonly Planned[], prefetched: Prefetched): Promise<CopiedBatch> {
     const copy = async () => {
       try {
         return await this.copyBatch(plan, prefetched, false);
@@ -177,10 +152,10 @@ export class Copier {
         return this.copyBatch(plan, prefetched, true);
       }
     };
-    return this.tracer ? this.tracer.batch(plan.length, copy) : copy();
+    return this.tracer ? this.tracer.batch(plan.length, copy, (copied) => copied.read) : copy();
   }
 
-  /** Entries after each subject's last seen watermark; a failed read is simply not used. */
+  /** Entries after each subject's last seen watermark, prepared; a failed read is simply not used. */
   private async readAhead(plan: readonly Planned[]): Promise<Prefetched> {
     const from = plan.map((item) => ({
       subject: item.subject,
@@ -189,7 +164,10 @@ export class Copier {
     }));
     try {
       const replies = await this.reads.entries(from);
-      return new Map(from.map((f, i) => [f.subject, { after: f.after, reply: replies[i] as XRangeReply }]));
+      const now = Date.now();
+      return new Map(
+        from.map((f, i) => [f.subject, prepareEntries(f.subject, f.after, replies[i] as XRangeReply, now)]),
+      );
     } catch {
       return new Map();
     }
@@ -213,34 +191,44 @@ export class Copier {
     }
   }
 
-  private async copyBatch(plan: readonly Planned[], prefetched: Prefetched, skipConflicts: boolean): Promise<number> {
+  private async copyBatch(
+    plan: readonly Planned[],
+    prefetched: Prefetched,
+    skipConflicts: boolean,
+  ): Promise<CopiedBatch> {
     const counts = new Map(plan.map((item) => [item.subject, item.count]));
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
       await client.query("BEGIN");
       const from = await lockWatermarks(client, [...counts.keys()]);
-      const entries = await this.entriesAfter(from, counts, prefetched);
+      const parts = await this.entriesAfter(from, counts, prefetched, skipConflicts);
       const now = Date.now();
-      const rows: StoredMessage[] = [];
       const advanced: { subject: string; through: number; publishedAt: number }[] = [];
       const gaps: { subject: string; from: number; to: number }[] = [];
+      let rows = 0;
       let skipped = 0;
       let read = 0;
-      from.forEach(({ subject, after }, i) => {
-        const messages = (entries[i] as XRangeReply).map(([id, fields]) => decodeStreamEntry(subject, id, fields));
-        const first = messages[0];
-        const last = messages[messages.length - 1];
-        if (!first || !last) return;
-        read += messages.length;
-        if (first.id > after + 1) gaps.push({ subject, from: after + 1, to: first.id - 1 });
-        for (const message of messages) {
-          if (message.expiresAt === FIRE_AND_FORGET || message.expiresAt <= now) skipped += 1;
-          else rows.push(message);
-        }
-        advanced.push({ subject, through: last.id, publishedAt: last.publishedAt });
-      });
-      const inserted = skipConflicts ? await insertRowsSkippingConflicts(client, rows) : await copyRows(client, rows);
+      for (const part of parts) {
+        if (part.firstId === undefined || part.lastId === undefined) continue;
+        read += part.read;
+        skipped += part.skipped;
+        rows += part.rows;
+        if (part.firstId > part.after + 1)
+          gaps.push({ subject: part.subject, from: part.after + 1, to: part.firstId - 1 });
+        advanced.push({ subject: part.subject, through: part.lastId, publishedAt: part.lastPublishedAt });
+      }
+      let inserted = 0;
+      if (skipConflicts)
+        inserted = await insertRowsSkippingConflicts(
+          client,
+          parts.flatMap((p) => p.messages ?? []),
+        );
+      else if (rows > 0)
+        inserted = await copyTuples(
+          client,
+          parts.map((part) => part.tuples),
+        );
       await insertGaps(client, gaps, now);
       await advanceWatermarks(client, advanced);
       // Subjects another archiver holds: their hints follow its commits (a plain
@@ -259,7 +247,7 @@ export class Copier {
         this.hotWindow.committed(a.subject, a.through, a.publishedAt);
       }
       this.stats.copied += inserted;
-      this.stats.conflicts += rows.length - inserted;
+      this.stats.conflicts += rows - inserted;
       this.stats.skipped += skipped;
       this.stats.lost += gaps.reduce((sum, g) => sum + (g.to - g.from + 1), 0);
       this.stats.transactions += 1;
@@ -267,7 +255,7 @@ export class Copier {
       this.metrics?.rowsArchived.inc(inserted);
       const newest = Math.max(0, ...advanced.map((a) => a.publishedAt));
       if (newest > 0) this.stats.lagMs = Date.now() - newest;
-      return read;
+      return { read, advanced };
     } catch (err) {
       broken = err instanceof Error ? err : new Error(String(err));
       await client.query("ROLLBACK").catch(() => {});
@@ -278,15 +266,26 @@ export class Copier {
     }
   }
 
-  /** The entries after each locked watermark: read ahead when it matched, else read now. */
+  /**
+   * The entries after each locked watermark: as read ahead when it matched,
+   * else read now. `withMessages` (the ON CONFLICT path) reads them all now,
+   * keeping the messages.
+   */
   private async entriesAfter(
     from: readonly { subject: string; after: number }[],
     counts: ReadonlyMap<string, number>,
     prefetched: Prefetched,
-  ): Promise<XRangeReply[]> {
-    const missing = from.filter((f) => prefetched.get(f.subject)?.after !== f.after);
+    withMessages: boolean,
+  ): Promise<PreparedEntries[]> {
+    const missing = from.filter((f) => withMessages || prefetched.get(f.subject)?.after !== f.after);
     const fresh = await this.reads.entries(missing.map((f) => ({ ...f, count: counts.get(f.subject) as number })));
-    const read = new Map(missing.map((f, i) => [f.subject, fresh[i] as XRangeReply]));
-    return from.map((f) => read.get(f.subject) ?? (prefetched.get(f.subject)?.reply as XRangeReply));
+    const now = Date.now();
+    const read = new Map(
+      missing.map((f, i) => [
+        f.subject,
+        prepareEntries(f.subject, f.after, fresh[i] as XRangeReply, now, withMessages),
+      ]),
+    );
+    return from.map((f) => read.get(f.subject) ?? (prefetched.get(f.subject) as PreparedEntries));
   }
 }

@@ -9,8 +9,10 @@ import type { StoredMessage } from "../../gateway/src/core/message.js";
  */
 export const MESSAGE_COLUMNS = "(subject, id, body, published_at, expires_at)";
 
-/** "PGCOPY\n\377\r\n\0", then flags and header-extension length, both 0. */
-const HEADER = Buffer.concat([Buffer.from("PGCOPY\n\xff\r\n\0", "latin1"), Buffer.alloc(8)]);
+/** The input's start: "PGCOPY\n\377\r\n\0", then flags and header-extension length, both 0. */
+export const COPY_HEADER = Buffer.concat([Buffer.from("PGCOPY\n\xff\r\n\0", "latin1"), Buffer.alloc(8)]);
+/** The input's end: a field count of -1. */
+export const COPY_TRAILER = Buffer.from([0xff, 0xff]);
 const FIELDS = 5;
 /** Per row: field count (2) + 5 length words (20) + 3 bigints (24); subject and body bytes come on top. */
 const ROW_FIXED_BYTES = 2 + FIELDS * 4 + 3 * 8;
@@ -31,11 +33,14 @@ function writeBytes(out: Buffer, offset: number, bytes: Uint8Array): number {
   return offset + 4 + bytes.length;
 }
 
-/** The whole COPY input (header, rows, trailer) for `rows`, in one buffer. */
-export function encodeMessagesForCopy(rows: readonly StoredMessage[]): Buffer {
+/**
+ * The rows as COPY tuples, without header and trailer, so the tuples of
+ * several subjects can be prepared apart and sent together.
+ */
+export function encodeCopyTuples(rows: readonly StoredMessage[]): Buffer {
   // Rows come grouped by subject: each subject's UTF-8 is made once.
   const subjects = new Map<string, Buffer>();
-  let size = HEADER.length + 2;
+  let size = 0;
   for (const row of rows) {
     let subject = subjects.get(row.subject);
     if (!subject) {
@@ -45,7 +50,7 @@ export function encodeMessagesForCopy(rows: readonly StoredMessage[]): Buffer {
     size += ROW_FIXED_BYTES + subject.length + row.body.length;
   }
   const out = Buffer.allocUnsafe(size);
-  let offset = HEADER.copy(out, 0);
+  let offset = 0;
   for (const row of rows) {
     out.writeInt16BE(FIELDS, offset);
     offset = writeBytes(out, offset + 2, subjects.get(row.subject) as Buffer);
@@ -54,6 +59,10 @@ export function encodeMessagesForCopy(rows: readonly StoredMessage[]): Buffer {
     offset = writeInt64(out, offset, row.publishedAt);
     offset = writeInt64(out, offset, row.expiresAt);
   }
-  out.writeInt16BE(-1, offset);
   return out;
+}
+
+/** The whole COPY input for `rows`: header, tuples, trailer. */
+export function encodeMessagesForCopy(rows: readonly StoredMessage[]): Buffer[] {
+  return [COPY_HEADER, encodeCopyTuples(rows), COPY_TRAILER];
 }
