@@ -1,4 +1,3 @@
-import type { Redis } from "ioredis";
 import type pg from "pg";
 import type { ArchiverMetrics } from "../../gateway/src/observability/archiver-metrics.js";
 import {
@@ -17,7 +16,7 @@ import type { BatchTracer } from "./batch-tracer.js";
 import { type CopyStats, emptyStats } from "./copy-stats.js";
 import type { HotWindow } from "./hot-window.js";
 import { type PreparedEntries, prepareEntries } from "./prepared-entries.js";
-import { StreamReads, type XRangeReply } from "./stream-reads.js";
+import type { StreamReads, XRangeReply } from "./stream-reads.js";
 
 export interface CopierOptions {
   readonly keyPrefix: string;
@@ -67,19 +66,15 @@ export class Copier {
    * while Redis or PostgreSQL fails the lag computed from it keeps growing.
    */
   private oldestPendingAt: number | undefined;
-  private readonly reads: StreamReads;
-
   constructor(
-    redis: Redis,
+    private readonly reads: StreamReads,
     private readonly pool: pg.Pool,
     private readonly hotWindow: HotWindow,
     private readonly options: CopierOptions,
     readonly stats: CopyStats = emptyStats(),
     private readonly metrics?: ArchiverMetrics,
     private readonly tracer?: BatchTracer,
-  ) {
-    this.reads = new StreamReads(redis, options.keyPrefix);
-  }
+  ) {}
 
   /**
    * Age in seconds of the oldest message not yet archived, from the last

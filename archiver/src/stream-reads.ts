@@ -1,5 +1,7 @@
 import type { Redis } from "ioredis";
 import { entryId, FIELD_PUBLISHED_AT, parseEntryId } from "../../gateway/src/engines/redis/stream-entry.js";
+import type { BulkRedis } from "./bulk-redis.js";
+import { RespError } from "./resp-parser.js";
 
 /** XRANGE's reply, bytes untouched. */
 export type XRangeReply = [id: Buffer, fields: Buffer[]][];
@@ -16,6 +18,8 @@ export class StreamReads {
   constructor(
     private readonly redis: Redis,
     private readonly keyPrefix: string,
+    /** Where the bulk XRANGEs go when set (bulk-redis.ts); else ioredis. */
+    private readonly bulk?: BulkRedis,
   ) {}
 
   /**
@@ -69,10 +73,17 @@ export class StreamReads {
   /** Up to `count` entries after `after`, per subject, in one pipeline. */
   async entries(from: readonly { subject: string; after: number; count: number }[]): Promise<XRangeReply[]> {
     if (from.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const { subject, after, count } of from) {
-      pipeline.xrangeBuffer(this.keyPrefix + subject, `(${entryId(after)}`, "+", "COUNT", count);
+    const range = ({ subject, after, count }: (typeof from)[number]) =>
+      [this.keyPrefix + subject, `(${entryId(after)}`, "+", "COUNT", String(count)] as const;
+    if (this.bulk) {
+      const replies = await this.bulk.call(from.map((f) => ["XRANGE", ...range(f)]));
+      return replies.map((reply) => {
+        if (reply instanceof RespError) throw reply;
+        return reply as XRangeReply;
+      });
     }
+    const pipeline = this.redis.pipeline();
+    for (const f of from) pipeline.xrangeBuffer(...range(f));
     return ((await pipeline.exec()) ?? []).map(([err, reply]) => {
       if (err) throw err;
       return reply as XRangeReply;
