@@ -15,6 +15,8 @@ interface Queued<Batch, Read> {
  * more batches (the next part of a subject's backlog, planned from the
  * watermark it just committed), so a pass drains a backlog without stopping
  * between rounds: the workers never wait for each other, only for the queue.
+ * A worker that finds the queue empty stops: every subject left is then in
+ * another worker's hands (each worker queues its batch's next part first).
  * The caller makes sure batches in the queue at the same time share no
  * subject. After a failure no new batch starts, and the run rejects only once
  * the batches in flight have settled, so no transaction outlives the pass.

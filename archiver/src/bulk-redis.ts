@@ -75,7 +75,8 @@ export class BulkRedis {
     const timer = setTimeout(() => this.drop(new Error("bulk Redis call timed out")), this.options.commandTimeoutMs);
     try {
       await this.connect();
-      const socket = this.socket as net.Socket;
+      const socket = this.socket;
+      if (!socket) throw new Error("bulk Redis connection lost");
       const replies = commands.map(
         () => new Promise<RespValue>((resolve, reject) => this.waiting.push({ resolve, reject })),
       );

@@ -19,7 +19,6 @@ import { type PreparedEntries, prepareEntries } from "./prepared-entries.js";
 import type { StreamReads, XRangeReply } from "./stream-reads.js";
 
 export interface CopierOptions {
-  readonly keyPrefix: string;
   /** Most entries read (and rows written) per transaction. */
   readonly batchSize: number;
   /** Batches copied at once, each a transaction on its own connection (the pool needs as many). */
@@ -66,6 +65,7 @@ export class Copier {
    * while Redis or PostgreSQL fails the lag computed from it keeps growing.
    */
   private oldestPendingAt: number | undefined;
+
   constructor(
     private readonly reads: StreamReads,
     private readonly pool: pg.Pool,
@@ -209,21 +209,11 @@ export class Copier {
         read += part.read;
         skipped += part.skipped;
         rows += part.rows;
-        if (part.firstId > part.after + 1)
-          gaps.push({ subject: part.subject, from: part.after + 1, to: part.firstId - 1 });
-        advanced.push({ subject: part.subject, through: part.lastId, publishedAt: part.lastPublishedAt });
+        const { subject, after, firstId, lastId } = part;
+        if (firstId > after + 1) gaps.push({ subject, from: after + 1, to: firstId - 1 });
+        advanced.push({ subject, through: lastId, publishedAt: part.lastPublishedAt });
       }
-      let inserted = 0;
-      if (skipConflicts)
-        inserted = await insertRowsSkippingConflicts(
-          client,
-          parts.flatMap((p) => p.messages ?? []),
-        );
-      else if (rows > 0)
-        inserted = await copyTuples(
-          client,
-          parts.map((part) => part.tuples),
-        );
+      const inserted = await writeRows(client, parts, skipConflicts);
       await insertGaps(client, gaps, now);
       await advanceWatermarks(client, advanced);
       // Subjects another archiver holds: their hints follow its commits (a plain
@@ -283,4 +273,18 @@ export class Copier {
     );
     return from.map((f) => read.get(f.subject) ?? (prefetched.get(f.subject) as PreparedEntries));
   }
+}
+
+/** The batch's rows into broker_messages: one COPY, or (skipConflicts) the INSERT that skips rows already there. */
+async function writeRows(
+  client: pg.PoolClient,
+  parts: readonly PreparedEntries[],
+  skipConflicts: boolean,
+): Promise<number> {
+  if (skipConflicts) {
+    const messages = parts.flatMap((part) => part.messages ?? []);
+    return insertRowsSkippingConflicts(client, messages);
+  }
+  const tuples = parts.filter((part) => part.rows > 0).map((part) => part.tuples);
+  return tuples.length === 0 ? 0 : copyTuples(client, tuples);
 }

@@ -26,9 +26,11 @@ const INCOMPLETE = 2;
 export class RespParser {
   private buffer: Buffer = EMPTY;
   private offset = 0;
-  /** Chunks not parsed yet, waiting until `needed` bytes are there. */
+  /** Chunks received since the last parse. */
   private pending: Buffer[] = [];
+  /** Bytes not parsed yet: `buffer` from `offset` on, and `pending`. */
   private pendingBytes = 0;
+  /** How many of them the element waiting needs before parsing again is worth it. */
   private needed = 0;
   /** Arrays being filled, innermost last. */
   private readonly open: { items: RespValue[]; left: number }[] = [];
@@ -41,7 +43,6 @@ export class RespParser {
     if (this.pendingBytes < this.needed) return;
     const rest = this.buffer.subarray(this.offset);
     this.buffer = rest.length === 0 && this.pending.length === 1 ? chunk : Buffer.concat([rest, ...this.pending]);
-    // `rest` was counted in pendingBytes when it was set aside (see below).
     this.offset = 0;
     this.pending = [];
     this.pendingBytes = 0;
