@@ -1,7 +1,6 @@
 import type { Redis } from "ioredis";
 import { entryId, FIELD_PUBLISHED_AT, parseEntryId } from "../../gateway/src/engines/redis/stream-entry.js";
 import type { BulkRedis } from "./bulk-redis.js";
-import { RespError } from "./resp-parser.js";
 
 /** XRANGE's reply, bytes untouched. */
 export type XRangeReply = [id: Buffer, fields: Buffer[]][];
@@ -76,11 +75,7 @@ export class StreamReads {
     const range = ({ subject, after, count }: (typeof from)[number]) =>
       [this.keyPrefix + subject, `(${entryId(after)}`, "+", "COUNT", String(count)] as const;
     if (this.bulk) {
-      const replies = await this.bulk.call(from.map((f) => ["XRANGE", ...range(f)]));
-      return replies.map((reply) => {
-        if (reply instanceof RespError) throw reply;
-        return reply as XRangeReply;
-      });
+      return (await this.bulk.call(from.map((f) => ["XRANGE", ...range(f)]))) as XRangeReply[];
     }
     const pipeline = this.redis.pipeline();
     for (const f of from) pipeline.xrangeBuffer(...range(f));
