@@ -229,7 +229,7 @@ describe("the archiver's traces when OTEL_EXPORTER_OTLP_ENDPOINT is set", () => 
     assert.equal(batch.parentSpanId || undefined, undefined, "a batch is a root span");
     const children = await eventuallyDefined("the batch's child spans", () => {
       const found = receiver.spans.filter((span) => span.parentSpanId === batch.spanId);
-      return found.some((span) => /INSERT/i.test(String(span.attributes["db.statement"] ?? span.name)))
+      return found.some((span) => /INSERT|COPY/i.test(String(span.attributes["db.statement"] ?? span.name)))
         ? found
         : undefined;
     });

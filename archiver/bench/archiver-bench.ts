@@ -3,8 +3,9 @@
  * lag, next to a raw batched insert of the same rows measured in the same run.
  *
  * 1. Fills Redis with BENCH_MESSAGES messages over BENCH_SUBJECTS subjects.
- * 2. Raw: inserts the same rows into a copy of the archive table with one
- *    client, unnest batches of ARCHIVE_BATCH_SIZE (the ceiling for one client).
+ * 2. Raw: writes the same rows into a copy of the archive table with one
+ *    client the way the archiver does, a binary COPY per ARCHIVE_BATCH_SIZE
+ *    rows, but from memory (the ceiling for one client).
  * 3. Archiver: copies the backlog from Redis (reads, decode, insert, watermark,
  *    commit, trim) and is timed until the last watermark is committed.
  * 4. Lag: publishes at BENCH_RATE messages/s for BENCH_LAG_SECONDS while the
@@ -15,10 +16,13 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import pg from "pg";
+import type { StoredMessage } from "../../gateway/src/core/message.js";
 import { DEFAULT_REDIS_OPTIONS, RedisEngine } from "../../gateway/src/engines/redis/redis-engine.js";
 import { subjectRegistryKey } from "../../gateway/src/engines/redis/subject-registry.js";
 import { Archiver } from "../src/archiver.js";
 import { loadArchiverConfig } from "../src/config.js";
+import { encodeMessagesForCopy, MESSAGE_COLUMNS } from "../src/copy-encoding.js";
+import { copyFrom } from "../src/copy-from.js";
 import { loadMigrations, migrate } from "../src/migrations.js";
 
 const env = process.env;
@@ -53,26 +57,19 @@ async function rawInsert(url: string): Promise<number> {
     await client.query("CREATE TABLE bench_raw (LIKE broker_messages INCLUDING ALL)");
     const perSubject = Math.ceil(MESSAGES / SUBJECTS);
     const started = performance.now();
-    let batch: { subject: string; id: number }[] = [];
+    let batch: StoredMessage[] = [];
     const flush = async () => {
-      const now = Date.now();
-      await client.query(
-        `INSERT INTO bench_raw (subject, id, body, published_at, expires_at)
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::bigint[], $5::bigint[])
-         ON CONFLICT DO NOTHING`,
-        [
-          batch.map((r) => r.subject),
-          batch.map((r) => r.id),
-          batch.map(() => body),
-          batch.map(() => now),
-          batch.map(() => now + 3_600_000),
-        ],
+      await copyFrom(
+        client,
+        `COPY bench_raw ${MESSAGE_COLUMNS} FROM STDIN (FORMAT binary)`,
+        encodeMessagesForCopy(batch),
       );
       batch = [];
     };
     for (const subject of subjects) {
       for (let id = 1; id <= perSubject; id++) {
-        batch.push({ subject, id });
+        const now = Date.now();
+        batch.push({ subject, id, body, publishedAt: now, expiresAt: now + 3_600_000 });
         if (batch.length === BATCH) await flush();
       }
     }
@@ -113,7 +110,7 @@ async function main(): Promise<void> {
     await fill(engine, 0, MESSAGES);
 
     const raw = await rawInsert(url.toString());
-    console.log(`raw batched insert (one client, unnest, ${BATCH} rows/statement): ${Math.round(raw)} rows/s`);
+    console.log(`raw batched insert (one client, binary COPY, ${BATCH} rows/statement): ${Math.round(raw)} rows/s`);
 
     archiver = new Archiver(
       loadArchiverConfig({

@@ -1,5 +1,7 @@
 import type pg from "pg";
 import type { StoredMessage } from "../../gateway/src/core/message.js";
+import { COPY_HEADER, COPY_TRAILER, MESSAGE_COLUMNS } from "./copy-encoding.js";
+import { copyFrom } from "./copy-from.js";
 
 /**
  * The copier's statements on the archive tables (archiver/migrations), each
@@ -70,13 +72,42 @@ export async function insertGaps(
 }
 
 /**
- * One multi-row INSERT from arrays (unnest): a single statement and round trip
- * per batch, bodies as bytea exactly as stored in Redis. Returns the rows inserted.
+ * The fast way in: one binary COPY per batch, of tuples made by
+ * copy-encoding.ts (a subject's apart, prepared-entries.ts). COPY has no ON CONFLICT, so a
+ * row already in the table fails the whole statement with a unique
+ * violation (isUniqueViolation); the caller then rolls back and copies the
+ * batch again with insertRowsSkippingConflicts. The watermark locks make
+ * that never happen in practice, so the common path pays nothing for the
+ * check. Into the archive table here, binary COPY took rows about twice as
+ * fast as the multi-row unnest INSERT with text parameters and ON CONFLICT
+ * it replaces (hex-encoded bodies parsed back by PostgreSQL, and a
+ * speculative insertion per row, each cost a fifth to a third of the rate).
  */
-export async function insertRows(client: pg.PoolClient, rows: readonly StoredMessage[]): Promise<number> {
+export async function copyTuples(client: pg.PoolClient, tuples: readonly Buffer[]): Promise<number> {
+  return copyFrom(client, `COPY broker_messages ${MESSAGE_COLUMNS} FROM STDIN (FORMAT binary)`, [
+    COPY_HEADER,
+    ...tuples,
+    COPY_TRAILER,
+  ]);
+}
+
+/** PostgreSQL's unique_violation (SQLSTATE 23505). */
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === "23505";
+}
+
+/**
+ * One multi-row INSERT from arrays (unnest) that skips rows already present
+ * (ON CONFLICT DO NOTHING): the slow path after copyRows met a duplicate.
+ * Returns the rows inserted; the rest were conflicts.
+ */
+export async function insertRowsSkippingConflicts(
+  client: pg.PoolClient,
+  rows: readonly StoredMessage[],
+): Promise<number> {
   if (rows.length === 0) return 0;
   const result = await client.query(
-    `INSERT INTO broker_messages (subject, id, body, published_at, expires_at)
+    `INSERT INTO broker_messages ${MESSAGE_COLUMNS}
      SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::bigint[], $5::bigint[])
      ON CONFLICT DO NOTHING`,
     [

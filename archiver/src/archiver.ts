@@ -3,14 +3,19 @@ import pg from "pg";
 import { LAST_ID_SCRIPT } from "../../gateway/src/engines/redis/scripts.js";
 import type { ArchiverMetrics } from "../../gateway/src/observability/archiver-metrics.js";
 import { BatchTracer } from "./batch-tracer.js";
+import { BulkRedis } from "./bulk-redis.js";
 import type { ArchiverConfig } from "./config.js";
-import { Copier, type CopyStats } from "./copier.js";
+import { Copier } from "./copier.js";
+import type { CopyStats } from "./copy-stats.js";
 import { HotWindow } from "./hot-window.js";
 import { loadMigrations, migrate } from "./migrations.js";
 import { deleteExpired } from "./retention.js";
+import { StreamReads } from "./stream-reads.js";
 import { SubjectDiscovery } from "./subject-discovery.js";
 
 export type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+
+const COMMAND_TIMEOUT_MS = 10_000;
 
 /** Retention deletes at most this many batches per round, so a backlog never starves copying. */
 const RETENTION_MAX_BATCHES = 20;
@@ -26,6 +31,8 @@ export class Archiver {
   trimmed = 0;
   expiredDeleted = 0;
   private readonly redis: Redis;
+  /** The bulk reads' own connection (bulk-redis.ts); undefined: ioredis does them too. */
+  private readonly bulk: BulkRedis | undefined;
   private readonly pool: pg.Pool;
   private readonly discovery: SubjectDiscovery;
   private readonly hotWindow: HotWindow;
@@ -47,7 +54,7 @@ export class Archiver {
       protocol: 2,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      commandTimeout: 10_000,
+      commandTimeout: COMMAND_TIMEOUT_MS,
       connectionName: "broker-archiver",
       retryStrategy: (attempt) => Math.min(100 * attempt, config.maxBackoffMs),
     });
@@ -55,15 +62,20 @@ export class Archiver {
     this.redis.defineCommand("brokerLastId", { numberOfKeys: 1, lua: LAST_ID_SCRIPT });
     this.pool = new pg.Pool({
       connectionString: config.databaseUrl,
-      max: 2,
+      // One connection per batch in flight; retention and discovery use one between passes.
+      max: Math.max(2, config.concurrency),
       connectionTimeoutMillis: 5_000,
       application_name: "broker-archiver",
     });
     this.pool.on("error", () => {});
     this.discovery = new SubjectDiscovery(this.redis, config.keyPrefix, config.discoveryIntervalMs);
     this.hotWindow = new HotWindow(this.redis, config);
+    this.bulk = BulkRedis.forUrl(config.redisUrl, {
+      commandTimeoutMs: COMMAND_TIMEOUT_MS,
+      connectionName: "broker-archiver-bulk",
+    });
     this.copier = new Copier(
-      this.redis,
+      new StreamReads(this.redis, config.keyPrefix, this.bulk),
       this.pool,
       this.hotWindow,
       config,
@@ -89,6 +101,7 @@ export class Archiver {
     this.wake?.();
     await this.loop;
     this.redis.disconnect();
+    this.bulk?.close();
     await this.pool.end();
   }
 

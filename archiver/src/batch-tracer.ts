@@ -9,13 +9,13 @@ import { SpanStatusCode, trace } from "@opentelemetry/api";
 export class BatchTracer {
   private readonly tracer = trace.getTracer("broker-archiver");
 
-  batch(subjects: number, copy: () => Promise<number>): Promise<number> {
+  batch<T>(subjects: number, copy: () => Promise<T>, entriesRead: (result: T) => number): Promise<T> {
     return this.tracer.startActiveSpan("archiver.batch", { attributes: { "archiver.subjects": subjects } }, (span) =>
       copy().then(
-        (read) => {
-          span.setAttribute("archiver.entries_read", read);
+        (result) => {
+          span.setAttribute("archiver.entries_read", entriesRead(result));
           span.end();
-          return read;
+          return result;
         },
         (err: unknown) => {
           span.recordException(err instanceof Error ? err : String(err));

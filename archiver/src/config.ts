@@ -9,6 +9,8 @@ export interface ArchiverConfig {
   readonly keyPrefix: string;
   /** Most messages copied in one transaction (one multi-row insert). */
   readonly batchSize: number;
+  /** Batches copied at once (different subjects), each a transaction on its own PostgreSQL connection. */
+  readonly concurrency: number;
   /** Newest messages per subject kept in Redis after they are archived (at least 1). */
   readonly hotCount: number;
   /** Messages younger than this stay in Redis after they are archived (0: the count alone decides). */
@@ -35,6 +37,7 @@ export function loadArchiverConfig(env: Env = process.env): ArchiverConfig {
     databaseUrl: env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres",
     keyPrefix: env.REDIS_KEY_PREFIX || DEFAULT_REDIS_OPTIONS.keyPrefix,
     batchSize: integer(env, "ARCHIVE_BATCH_SIZE", 5_000, 1),
+    concurrency: integer(env, "ARCHIVE_CONCURRENCY", 2, 1),
     // At least 1: Redis then always holds a subject's last entry, which the
     // gateway's catch-up reads use to bridge from the archive back to Redis.
     hotCount: integer(env, "ARCHIVE_HOT_COUNT", 10_000, 1),

@@ -1,64 +1,45 @@
-import type { Redis } from "ioredis";
 import type pg from "pg";
-import type { StoredMessage } from "../../gateway/src/core/message.js";
-import { FIRE_AND_FORGET } from "../../gateway/src/core/message.js";
-import {
-  decodeEntry,
-  entryId,
-  FIELD_PUBLISHED_AT,
-  parseEntryId,
-} from "../../gateway/src/engines/redis/stream-entry.js";
 import type { ArchiverMetrics } from "../../gateway/src/observability/archiver-metrics.js";
 import {
   advanceWatermarks,
+  copyTuples,
   ensureWatermarks,
   insertGaps,
-  insertRows,
+  insertRowsSkippingConflicts,
+  isUniqueViolation,
   lockWatermarks,
   readWatermarks,
 } from "./archive-sql.js";
+import { type Planned, planBatches } from "./batch-plan.js";
+import { runBatches } from "./batch-queue.js";
 import type { BatchTracer } from "./batch-tracer.js";
+import { type CopyStats, emptyStats } from "./copy-stats.js";
 import type { HotWindow } from "./hot-window.js";
+import { type PreparedEntries, prepareEntries } from "./prepared-entries.js";
+import type { StreamReads, XRangeReply } from "./stream-reads.js";
 
 export interface CopierOptions {
-  readonly keyPrefix: string;
   /** Most entries read (and rows written) per transaction. */
   readonly batchSize: number;
+  /** Batches copied at once, each a transaction on its own connection (the pool needs as many). */
+  readonly concurrency: number;
 }
 
-/** Running totals, logged by the archiver and read by tests and the benchmark. */
-export interface CopyStats {
-  /** Rows inserted. */
-  copied: number;
-  /** Entries not archived on purpose: fire-and-forget or already expired. */
-  skipped: number;
-  /** Rows offered that were already in PostgreSQL: must stay 0 (nothing is copied twice). */
-  conflicts: number;
-  /** Ids Redis trimmed before they could be copied (recorded in broker_archive_gaps). */
-  lost: number;
-  transactions: number;
-  /** Publish-to-commit delay of the newest entry of the last batch. */
-  lagMs: number;
+/** Entries read in a batch, and the watermarks it committed. */
+interface CopiedBatch {
+  readonly read: number;
+  readonly advanced: readonly { subject: string; through: number }[];
 }
 
-export const emptyStats = (): CopyStats => ({
-  copied: 0,
-  skipped: 0,
-  conflicts: 0,
-  lost: 0,
-  transactions: 0,
-  lagMs: 0,
-});
+/**
+ * A pass queues a subject's next batch only this long after its start, so a
+ * long backlog still comes back to the archiver's loop (trim Redis, find new
+ * subjects, delete expired rows, look at the lag) about once a second.
+ */
+const PASS_BUDGET_MS = 1_000;
 
-type XRangeReply = [id: Buffer, fields: Buffer[]][];
-
-/** Entries read ahead per subject, with the watermark they follow. */
-type Prefetched = ReadonlyMap<string, { after: number; reply: XRangeReply }>;
-
-interface Planned {
-  readonly subject: string;
-  readonly count: number;
-}
+/** Entries read ahead per subject, prepared, with the watermark they follow. */
+type Prefetched = ReadonlyMap<string, PreparedEntries>;
 
 /**
  * Copies stream entries into PostgreSQL. Per subject, `archived_through` in
@@ -71,8 +52,9 @@ interface Planned {
  * archiver skips the locked subjects and takes the others; when one dies its
  * connection closes, PostgreSQL drops its locks and the other takes its
  * subjects over on its next pass (no lease timeouts to tune). The primary key
- * (subject, id) with ON CONFLICT DO NOTHING is a second line of defence, and
- * counted as `conflicts` so tests can prove it never fires.
+ * (subject, id) is a second line of defence: a batch that meets a row already
+ * there is copied again with ON CONFLICT DO NOTHING (copyTraced), and those
+ * rows are counted as `conflicts` so tests can prove it never fires.
  */
 export class Copier {
   /** Per subject, the last watermark seen: a hint for planning, re-read under lock. */
@@ -85,7 +67,7 @@ export class Copier {
   private oldestPendingAt: number | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly reads: StreamReads,
     private readonly pool: pg.Pool,
     private readonly hotWindow: HotWindow,
     private readonly options: CopierOptions,
@@ -111,56 +93,64 @@ export class Copier {
    * archived, and overstating the lag then is the honest side to err on.
    */
   async measureLag(subjects: readonly string[]): Promise<void> {
-    await this.withNewEntries(subjects);
+    await this.lookForNewEntries(subjects);
   }
 
   /** One pass over the subjects; returns the number of entries it read. */
   async pass(subjects: readonly string[]): Promise<number> {
     await this.track(subjects);
-    const active = await this.withNewEntries(subjects);
-    const lastIds = await this.lastIds(active);
+    const active = await this.lookForNewEntries(subjects);
+    const lastIds = await this.reads.lastIds(active);
     const backlog: Planned[] = [];
+    const lastSeen = new Map<string, number>();
     active.forEach((subject, i) => {
       const last = lastIds[i] as number;
+      lastSeen.set(subject, last);
       this.hotWindow.observeLastId(subject, last);
       const behind = last - (this.watermarks.get(subject) ?? 0);
       if (behind > 0) backlog.push({ subject, count: behind });
     });
-    // Transactions of up to batchSize entries; a subject's backlog larger than
-    // that is taken up to batchSize now and the rest in later passes.
-    const batches: Planned[][] = [];
-    let batch: Planned[] = [];
-    let size = 0;
-    for (const item of backlog) {
-      const count = Math.min(item.count, this.options.batchSize - size);
-      batch.push({ subject: item.subject, count });
-      size += count;
-      if (size >= this.options.batchSize) {
-        batches.push(batch);
-        batch = [];
-        size = 0;
-      }
-    }
-    if (batch.length > 0) batches.push(batch);
-    // Read-ahead: while one batch is inserted, the next one's entries are read
-    // from Redis from the watermarks last seen. Its transaction uses them only
-    // if the watermark it locks is the one they were read from.
-    let read = 0;
-    let ahead = batches[0] ? this.readAhead(batches[0]) : undefined;
-    for (let i = 0; i < batches.length; i++) {
-      const current = ahead as Promise<Prefetched>;
-      const next = batches[i + 1];
-      ahead = next ? this.readAhead(next) : undefined;
-      const plan = batches[i] as Planned[];
-      const prefetched = await current;
-      read += this.tracer
-        ? await this.tracer.batch(plan.length, () => this.copyBatch(plan, prefetched))
-        : await this.copyBatch(plan, prefetched);
-    }
-    return read;
+    // The batches of a pass have disjoint subjects (planBatches), so up to
+    // `concurrency` of them run at once on their own connections: while one
+    // waits for PostgreSQL, another is decoded or encoded. A committed batch
+    // queues its subjects' next part of the backlog seen at the pass's start,
+    // from the watermark it just committed (so its read-ahead is exact).
+    const deadline = performance.now() + PASS_BUDGET_MS;
+    const { batchSize } = this.options;
+    return runBatches(
+      planBatches(backlog, batchSize),
+      this.options.concurrency,
+      (plan) => this.readAhead(plan),
+      async (plan, prefetched) => {
+        const { read, advanced } = await this.copyTraced(plan, prefetched);
+        const next: Planned[][] = [];
+        for (const { subject, through } of performance.now() < deadline ? advanced : []) {
+          const left = (lastSeen.get(subject) ?? 0) - through;
+          if (left > 0) next.push([{ subject, count: Math.min(left, batchSize) }]);
+        }
+        return { read, next };
+      },
+    );
   }
 
-  /** Entries after each subject's last seen watermark; a failed read is simply not used. */
+  /**
+   * One batch, by COPY; if a row was already in PostgreSQL (the defence
+   * line above: never expected), again with ON CONFLICT DO NOTHING, which
+   * counts it as a conflict.
+   */
+  private async copyTraced(plan: readonly Planned[], prefetched: Prefetched): Promise<CopiedBatch> {
+    const copy = async () => {
+      try {
+        return await this.copyBatch(plan, prefetched, false);
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        return this.copyBatch(plan, prefetched, true);
+      }
+    };
+    return this.tracer ? this.tracer.batch(plan.length, copy, (copied) => copied.read) : copy();
+  }
+
+  /** Entries after each subject's last seen watermark, prepared; a failed read is simply not used. */
   private async readAhead(plan: readonly Planned[]): Promise<Prefetched> {
     const from = plan.map((item) => ({
       subject: item.subject,
@@ -168,11 +158,21 @@ export class Copier {
       count: item.count,
     }));
     try {
-      const replies = await this.readEntries(from);
-      return new Map(from.map((f, i) => [f.subject, { after: f.after, reply: replies[i] as XRangeReply }]));
+      const replies = await this.reads.entries(from);
+      const now = Date.now();
+      return new Map(
+        from.map((f, i) => [f.subject, prepareEntries(f.subject, f.after, replies[i] as XRangeReply, now)]),
+      );
     } catch {
       return new Map();
     }
+  }
+
+  /** The subjects with entries after their last seen watermark; notes the oldest one's publish time for the lag. */
+  private async lookForNewEntries(subjects: readonly string[]): Promise<string[]> {
+    const { active, oldest } = await this.reads.withNewEntries(subjects, (s) => this.watermarks.get(s) ?? 0);
+    this.oldestPendingAt = oldest;
+    return active;
   }
 
   /** Creates the watermark rows of subjects seen for the first time and loads their values. */
@@ -186,80 +186,34 @@ export class Copier {
     }
   }
 
-  /**
-   * The subjects with entries after their last seen watermark: one XREAD
-   * COUNT 1 per 1000 subjects, which costs an idle subject only a key lookup
-   * (its last id, through XINFO, would copy its first and last bodies).
-   * The one entry read per subject is the oldest not yet archived there, so
-   * the lag costs only reading its publishedAt field.
-   */
-  private async withNewEntries(subjects: readonly string[]): Promise<string[]> {
-    const active: string[] = [];
-    let oldest = Number.POSITIVE_INFINITY;
-    for (let start = 0; start < subjects.length; start += 1000) {
-      const chunk = subjects.slice(start, start + 1000);
-      const reply = (await this.redis.xreadBuffer(
-        "COUNT",
-        1,
-        "STREAMS",
-        ...chunk.map((subject) => this.options.keyPrefix + subject),
-        ...chunk.map((subject) => entryId(this.watermarks.get(subject) ?? 0)),
-      )) as [key: Buffer, entries: XRangeReply][] | null;
-      for (const [key, entries] of reply ?? []) {
-        active.push(key.toString("utf8").slice(this.options.keyPrefix.length));
-        const fields = entries[0]?.[1];
-        const publishedAt = fields ? publishedAtOf(fields) : 0;
-        if (publishedAt > 0) oldest = Math.min(oldest, publishedAt);
-      }
-    }
-    this.oldestPendingAt = Number.isFinite(oldest) ? oldest : undefined;
-    return active;
-  }
-
-  /** The last id ever assigned per subject (survives trimming). */
-  private async lastIds(subjects: readonly string[]): Promise<number[]> {
-    const ids: number[] = [];
-    for (let start = 0; start < subjects.length; start += 1000) {
-      const pipeline = this.redis.pipeline();
-      for (const subject of subjects.slice(start, start + 1000)) {
-        (pipeline as unknown as { brokerLastId(key: string): void }).brokerLastId(this.options.keyPrefix + subject);
-      }
-      for (const [err, raw] of (await pipeline.exec()) ?? []) {
-        if (err) throw err;
-        ids.push(parseEntryId(raw as string));
-      }
-    }
-    return ids;
-  }
-
-  private async copyBatch(plan: readonly Planned[], prefetched: Prefetched): Promise<number> {
+  private async copyBatch(
+    plan: readonly Planned[],
+    prefetched: Prefetched,
+    skipConflicts: boolean,
+  ): Promise<CopiedBatch> {
     const counts = new Map(plan.map((item) => [item.subject, item.count]));
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
       await client.query("BEGIN");
       const from = await lockWatermarks(client, [...counts.keys()]);
-      const entries = await this.entriesAfter(from, counts, prefetched);
+      const parts = await this.entriesAfter(from, counts, prefetched, skipConflicts);
       const now = Date.now();
-      const rows: StoredMessage[] = [];
       const advanced: { subject: string; through: number; publishedAt: number }[] = [];
       const gaps: { subject: string; from: number; to: number }[] = [];
+      let rows = 0;
       let skipped = 0;
       let read = 0;
-      from.forEach(({ subject, after }, i) => {
-        const messages = (entries[i] as XRangeReply).map(([id, fields]) => decodeEntry(subject, id, fields));
-        const first = messages[0];
-        const last = messages[messages.length - 1];
-        if (!first || !last) return;
-        read += messages.length;
-        if (first.id > after + 1) gaps.push({ subject, from: after + 1, to: first.id - 1 });
-        for (const message of messages) {
-          if (message.expiresAt === FIRE_AND_FORGET || message.expiresAt <= now) skipped += 1;
-          else rows.push(message);
-        }
-        advanced.push({ subject, through: last.id, publishedAt: last.publishedAt });
-      });
-      const inserted = await insertRows(client, rows);
+      for (const part of parts) {
+        if (part.firstId === undefined || part.lastId === undefined) continue;
+        read += part.read;
+        skipped += part.skipped;
+        rows += part.rows;
+        const { subject, after, firstId, lastId } = part;
+        if (firstId > after + 1) gaps.push({ subject, from: after + 1, to: firstId - 1 });
+        advanced.push({ subject, through: lastId, publishedAt: part.lastPublishedAt });
+      }
+      const inserted = await writeRows(client, parts, skipConflicts);
       await insertGaps(client, gaps, now);
       await advanceWatermarks(client, advanced);
       // Subjects another archiver holds: their hints follow its commits (a plain
@@ -278,7 +232,7 @@ export class Copier {
         this.hotWindow.committed(a.subject, a.through, a.publishedAt);
       }
       this.stats.copied += inserted;
-      this.stats.conflicts += rows.length - inserted;
+      this.stats.conflicts += rows - inserted;
       this.stats.skipped += skipped;
       this.stats.lost += gaps.reduce((sum, g) => sum + (g.to - g.from + 1), 0);
       this.stats.transactions += 1;
@@ -286,7 +240,7 @@ export class Copier {
       this.metrics?.rowsArchived.inc(inserted);
       const newest = Math.max(0, ...advanced.map((a) => a.publishedAt));
       if (newest > 0) this.stats.lagMs = Date.now() - newest;
-      return read;
+      return { read, advanced };
     } catch (err) {
       broken = err instanceof Error ? err : new Error(String(err));
       await client.query("ROLLBACK").catch(() => {});
@@ -297,35 +251,40 @@ export class Copier {
     }
   }
 
-  /** The entries after each locked watermark: read ahead when it matched, else read now. */
+  /**
+   * The entries after each locked watermark: as read ahead when it matched,
+   * else read now. `withMessages` (the ON CONFLICT path) reads them all now,
+   * keeping the messages.
+   */
   private async entriesAfter(
     from: readonly { subject: string; after: number }[],
     counts: ReadonlyMap<string, number>,
     prefetched: Prefetched,
-  ): Promise<XRangeReply[]> {
-    const missing = from.filter((f) => prefetched.get(f.subject)?.after !== f.after);
-    const fresh = await this.readEntries(missing.map((f) => ({ ...f, count: counts.get(f.subject) as number })));
-    const read = new Map(missing.map((f, i) => [f.subject, fresh[i] as XRangeReply]));
-    return from.map((f) => read.get(f.subject) ?? (prefetched.get(f.subject)?.reply as XRangeReply));
-  }
-
-  private async readEntries(from: { subject: string; after: number; count: number }[]): Promise<XRangeReply[]> {
-    if (from.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const { subject, after, count } of from) {
-      pipeline.xrangeBuffer(this.options.keyPrefix + subject, `(${entryId(after)}`, "+", "COUNT", count);
-    }
-    return ((await pipeline.exec()) ?? []).map(([err, reply]) => {
-      if (err) throw err;
-      return reply as XRangeReply;
-    });
+    withMessages: boolean,
+  ): Promise<PreparedEntries[]> {
+    const missing = from.filter((f) => withMessages || prefetched.get(f.subject)?.after !== f.after);
+    const fresh = await this.reads.entries(missing.map((f) => ({ ...f, count: counts.get(f.subject) as number })));
+    const now = Date.now();
+    const read = new Map(
+      missing.map((f, i) => [
+        f.subject,
+        prepareEntries(f.subject, f.after, fresh[i] as XRangeReply, now, withMessages),
+      ]),
+    );
+    return from.map((f) => read.get(f.subject) ?? (prefetched.get(f.subject) as PreparedEntries));
   }
 }
 
-/** An entry's publishedAt field alone (the body is not decoded); 0 if it has none. */
-function publishedAtOf(fields: readonly Buffer[]): number {
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if ((fields[i] as Buffer).toString() === FIELD_PUBLISHED_AT) return Number((fields[i + 1] as Buffer).toString());
+/** The batch's rows into broker_messages: one COPY, or (skipConflicts) the INSERT that skips rows already there. */
+async function writeRows(
+  client: pg.PoolClient,
+  parts: readonly PreparedEntries[],
+  skipConflicts: boolean,
+): Promise<number> {
+  if (skipConflicts) {
+    const messages = parts.flatMap((part) => part.messages ?? []);
+    return insertRowsSkippingConflicts(client, messages);
   }
-  return 0;
+  const tuples = parts.filter((part) => part.rows > 0).map((part) => part.tuples);
+  return tuples.length === 0 ? 0 : copyTuples(client, tuples);
 }

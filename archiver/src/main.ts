@@ -36,6 +36,7 @@ try {
     redis: config.redisUrl,
     keyPrefix: config.keyPrefix,
     batchSize: config.batchSize,
+    concurrency: config.concurrency,
     hotCount: config.hotCount,
     hotAgeMs: config.hotAgeMs,
     metricsPort: metricsServer.port,

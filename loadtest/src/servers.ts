@@ -19,7 +19,7 @@ export interface ServerProcess {
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** Extra node flags for server children, e.g. BENCH_SERVER_NODE_ARGS=--cpu-prof to profile them. */
-function nodeArgs(): string[] {
+export function serverNodeArgs(): string[] {
   return (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 }
 
@@ -30,7 +30,7 @@ function nodeArgs(): string[] {
  */
 async function startChild(name: string, entry: string, env: Record<string, string>): Promise<ServerProcess> {
   const loader = entry.endsWith(".ts") ? ["--import", "tsx"] : [];
-  const child = spawn(process.execPath, [...nodeArgs(), ...loader, entry], {
+  const child = spawn(process.execPath, [...serverNodeArgs(), ...loader, entry], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

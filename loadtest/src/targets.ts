@@ -83,7 +83,7 @@ export function checkTargets(results: readonly ScenarioResult[]): TargetCheck[] 
   const insert = find("raw-insert", "raw PostgreSQL");
   const archiverRatio = ratio(archiver?.throughput, insert?.throughput);
   add(
-    "Archiver ≥ 0.5× raw batched insert",
+    "Archiver ≥ 0.5× raw batched insert (binary COPY, one client, into the archive table's shape)",
     archiver
       ? `${fmt(archiverRatio)}× (${fmt(archiver.throughput, 0)} vs ${fmt(insert?.throughput, 0)} rows/s)`
       : "not available",

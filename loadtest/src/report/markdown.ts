@@ -49,10 +49,10 @@ export function writeReport(dir: string, run: BenchRun): void {
     ...results,
     ...results.filter((r) => r.scenario === "raw-xadd").map((r) => asScenario(r, "batch-publish")),
     ...results
-      .filter((r) => r.scenario === "raw-insert" || r.scenario === "raw-insert-indexed")
+      .filter((r) => r.scenario === "raw-insert" || r.scenario === "raw-insert-no-expiry-index")
       .map((r) => ({
         ...asScenario(r, "archiver"),
-        target: r.scenario === "raw-insert" ? r.target : `${r.target} + expiry index`,
+        target: r.scenario === "raw-insert" ? `${r.target} COPY` : `${r.target} COPY, no expiry index`,
       })),
   ];
   const plots: [file: string, svg: string][] = [

@@ -7,7 +7,14 @@ import { constantRate, sleep } from "../load.js";
 import { pinToCpus } from "../proc.js";
 import { progress } from "../progress.js";
 import { type BenchContext, perOpUs, type ScenarioResult, withServerCpu } from "../results.js";
-import { buildGatewayOnce, SERVER_CPUS, type ServerProcess, startGateway, stopChild } from "../servers.js";
+import {
+  buildGatewayOnce,
+  SERVER_CPUS,
+  type ServerProcess,
+  serverNodeArgs,
+  startGateway,
+  stopChild,
+} from "../servers.js";
 import { noopFetchFloor, rawLookupFloor } from "./fetch-floors.js";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
@@ -61,7 +68,13 @@ async function archivedRows(client: pg.Client): Promise<number> {
 /** The built archiver as `npm run archiver` runs it, but without npm between: signals reach it. */
 function startArchiver(env: Record<string, string>): ChildProcess {
   buildGatewayOnce();
-  const args = ["--import", "./dist/archiver/src/register-tracing.js", "dist/archiver/src/main.js"];
+  // BENCH_SERVER_NODE_ARGS (e.g. --cpu-prof) applies to the archiver too.
+  const args = [
+    ...serverNodeArgs(),
+    "--import",
+    "./dist/archiver/src/register-tracing.js",
+    "dist/archiver/src/main.js",
+  ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     // Any free metrics port: the gateways of the run are listening too.
@@ -146,7 +159,8 @@ export async function archiveScenarios(ctx: BenchContext): Promise<ScenarioResul
     let firstRows = 0;
     let rows = 0;
     while (rows < backlog && performance.now() - t0 < (ctx.smoke ? 30_000 : 120_000) && archiver.exitCode === null) {
-      await sleep(100);
+      // Often: the copy takes about a second, and each poll's lateness is error in the rate.
+      await sleep(20);
       rows = await archivedRows(archive).catch(() => 0);
       if (rows > 0 && firstAt === undefined) {
         firstAt = performance.now();
@@ -174,7 +188,7 @@ export async function archiveScenarios(ctx: BenchContext): Promise<ScenarioResul
           : (counted * 1000) / (doneAt - t0),
       unit: "rows/s",
       lost: backlog - Math.min(counted, backlog),
-      extra: { backlog },
+      extra: { backlog, seconds: Math.round(doneAt - (firstAt ?? t0)) / 1000 },
     });
     if (!archived) {
       results.push({

@@ -1,5 +1,8 @@
 import { Redis } from "ioredis";
 import pg from "pg";
+import { encodeMessagesForCopy, MESSAGE_COLUMNS } from "../../../archiver/src/copy-encoding.js";
+import { copyFrom } from "../../../archiver/src/copy-from.js";
+import type { StoredMessage } from "../../../gateway/src/core/message.js";
 import { type Participant, sampled } from "../interleave.js";
 import { closedLoop } from "../load.js";
 import type { BenchContext, ScenarioResult } from "../results.js";
@@ -71,46 +74,64 @@ export async function rawRedisParticipants(ctx: BenchContext): Promise<{ xadd: P
   };
 }
 
-export const PG_ROWS_PER_STATEMENT = 1_000;
+/** Rows per COPY: the archiver's default batch (ARCHIVE_BATCH_SIZE), near the top of COPY's rate here. */
+export const PG_ROWS_PER_STATEMENT = 5_000;
+/** As in the archive scenario's backlog: subjects, and messages per PublishBatch (one publish time each). */
+const PG_SUBJECTS = 10;
+const PG_ROWS_PER_PUBLISH_TIME = 500;
 
 /**
- * The archive ceiling: multi-row inserts of 128-byte messages through one
- * node-postgres client, 1,000 rows a statement via unnest, into a table with
- * a (subject, id) primary key, in a schema of its own that is dropped after.
+ * The archive ceiling: the archiver's own way of writing rows (a binary COPY
+ * of PG_ROWS_PER_STATEMENT rows, archiver/src/copy-encoding.ts), but from
+ * rows already in memory: no Redis, no decoding, no transaction around it,
+ * no watermark. One node-postgres client, one statement in flight, each
+ * COPY its own (autocommitted) transaction, into a table of the archive's
+ * shape: broker_messages's columns, primary key (subject, id) and, unless
+ * `withoutExpiryIndex` (to show that index's share), the index on
+ * expires_at. The rows are those the archive scenario publishes: 10
+ * subjects, each COPY 5,000 consecutive ids of one subject (as the
+ * archiver's batches are), 128-byte bodies that differ, one publish time
+ * per 500 rows and an expiry an hour later. Created in a schema of its own
+ * that is dropped after.
  */
-export async function rawPostgresBaseline(ctx: BenchContext, withExpiryIndex = false): Promise<ScenarioResult> {
+export async function rawPostgresBaseline(ctx: BenchContext, withoutExpiryIndex = false): Promise<ScenarioResult> {
   const client = new pg.Client({ connectionString: ctx.databaseUrl });
-  const schema = `bench_${ctx.runId.replace(/[^a-z0-9]/gi, "")}${withExpiryIndex ? "_ix" : ""}`;
+  const schema = `bench_${ctx.runId.replace(/[^a-z0-9]/gi, "")}${withoutExpiryIndex ? "_noix" : ""}`;
+  const bodies = Array.from({ length: 251 }, (_, i) => Buffer.alloc(128, i));
   await client.connect();
   try {
     await client.query(`CREATE SCHEMA ${schema}`);
     await client.query(
-      `CREATE TABLE ${schema}.messages (subject text NOT NULL, id bigint NOT NULL, body bytea NOT NULL,
+      `CREATE TABLE ${schema}.broker_messages (subject text NOT NULL, id bigint NOT NULL, body bytea NOT NULL,
         published_at bigint NOT NULL, expires_at bigint NOT NULL, PRIMARY KEY (subject, id))`,
     );
-    // The archive's own table also indexes expires_at (for its retention sweep).
-    if (withExpiryIndex) await client.query(`CREATE INDEX ON ${schema}.messages (expires_at)`);
-    let nextId = 1;
-    const insert = async () => {
-      const ids: number[] = [];
-      for (let i = 0; i < PG_ROWS_PER_STATEMENT; i++) ids.push(nextId++);
+    if (!withoutExpiryIndex) await client.query(`CREATE INDEX ON ${schema}.broker_messages (expires_at)`);
+    const copy = `COPY ${schema}.broker_messages ${MESSAGE_COLUMNS} FROM STDIN (FORMAT binary)`;
+    let written = 0;
+    const insert = async (i: number) => {
+      const subject = `raw-${i % PG_SUBJECTS}`;
+      const firstId = Math.floor(i / PG_SUBJECTS) * PG_ROWS_PER_STATEMENT + 1;
       const now = Date.now();
-      await client.query(
-        `INSERT INTO ${schema}.messages (subject, id, body, published_at, expires_at)
-         SELECT 'raw', unnest($1::bigint[]), unnest($2::bytea[]), $3, $4`,
-        [ids, ids.map(() => BODY), now, now + 60_000],
-      );
+      const rows: StoredMessage[] = [];
+      for (let k = 0; k < PG_ROWS_PER_STATEMENT; k++) {
+        const publishedAt = now + Math.floor((written + k) / PG_ROWS_PER_PUBLISH_TIME);
+        const body = bodies[(written + k) % bodies.length] as Buffer;
+        rows.push({ subject, id: firstId + k, body, publishedAt, expiresAt: publishedAt + 3_600_000 });
+      }
+      written += PG_ROWS_PER_STATEMENT;
+      const copied = await copyFrom(client, copy, encodeMessagesForCopy(rows));
+      if (copied !== PG_ROWS_PER_STATEMENT) throw new Error(`COPY wrote ${copied} rows`);
     };
     // One statement in flight on one connection (node-postgres queues the rest anyway).
     const run = await closedLoop(
-      "raw Postgres insert",
+      "raw PostgreSQL COPY",
       { concurrency: 1, durationMs: duration(ctx), maxOps: 1_000_000 },
       insert,
     );
-    const rows = Number((await client.query(`SELECT count(*) AS n FROM ${schema}.messages`)).rows[0]?.n ?? 0);
+    const rows = Number((await client.query(`SELECT count(*) AS n FROM ${schema}.broker_messages`)).rows[0]?.n ?? 0);
     const expectedRows = run.ok * PG_ROWS_PER_STATEMENT;
     return {
-      scenario: withExpiryIndex ? "raw-insert-indexed" : "raw-insert",
+      scenario: withoutExpiryIndex ? "raw-insert-no-expiry-index" : "raw-insert",
       target: "raw PostgreSQL",
       status: run.errors || rows !== expectedRows ? "failed" : "ok",
       ...(run.firstError
@@ -122,7 +143,7 @@ export async function rawPostgresBaseline(ctx: BenchContext, withExpiryIndex = f
       unit: "rows/s",
       latency: run.latency.summary(),
       errors: run.errors,
-      extra: { rowsPerStatement: PG_ROWS_PER_STATEMENT },
+      extra: { rowsPerStatement: PG_ROWS_PER_STATEMENT, method: "binary COPY" },
     };
   } finally {
     await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});

@@ -1,0 +1,95 @@
+import type { Redis } from "ioredis";
+import { entryId, FIELD_PUBLISHED_AT, parseEntryId } from "../../gateway/src/engines/redis/stream-entry.js";
+import type { BulkRedis } from "./bulk-redis.js";
+
+/** XRANGE's reply, bytes untouched. */
+export type XRangeReply = [id: Buffer, fields: Buffer[]][];
+
+/** Subjects looked up per Redis command (XREAD) or pipeline. */
+const CHUNK = 1000;
+
+/**
+ * What the copier reads from Redis: which subjects have new entries, their
+ * last ids, and the entries themselves. Replies stay Buffers; the copier
+ * decodes only what it archives.
+ */
+export class StreamReads {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keyPrefix: string,
+    /** Where the bulk XRANGEs go when set (bulk-redis.ts); else ioredis. */
+    private readonly bulk?: BulkRedis,
+  ) {}
+
+  /**
+   * The subjects with entries after `after(subject)`: one XREAD COUNT 1 per
+   * 1000 subjects, which costs an idle subject only a key lookup (its last
+   * id, through XINFO, would copy its first and last bodies). The one entry
+   * read per subject is the oldest not yet archived there, so `oldest` (its
+   * publishedAt, the lag's start; undefined when none) costs only that field.
+   */
+  async withNewEntries(
+    subjects: readonly string[],
+    after: (subject: string) => number,
+  ): Promise<{ active: string[]; oldest: number | undefined }> {
+    const active: string[] = [];
+    let oldest = Number.POSITIVE_INFINITY;
+    for (let start = 0; start < subjects.length; start += CHUNK) {
+      const chunk = subjects.slice(start, start + CHUNK);
+      const reply = (await this.redis.xreadBuffer(
+        "COUNT",
+        1,
+        "STREAMS",
+        ...chunk.map((subject) => this.keyPrefix + subject),
+        ...chunk.map((subject) => entryId(after(subject))),
+      )) as [key: Buffer, entries: XRangeReply][] | null;
+      for (const [key, entries] of reply ?? []) {
+        active.push(key.toString("utf8").slice(this.keyPrefix.length));
+        const fields = entries[0]?.[1];
+        const publishedAt = fields ? publishedAtOf(fields) : 0;
+        if (publishedAt > 0) oldest = Math.min(oldest, publishedAt);
+      }
+    }
+    return { active, oldest: Number.isFinite(oldest) ? oldest : undefined };
+  }
+
+  /** The last id ever assigned per subject (survives trimming). */
+  async lastIds(subjects: readonly string[]): Promise<number[]> {
+    const ids: number[] = [];
+    for (let start = 0; start < subjects.length; start += CHUNK) {
+      const pipeline = this.redis.pipeline();
+      for (const subject of subjects.slice(start, start + CHUNK)) {
+        (pipeline as unknown as { brokerLastId(key: string): void }).brokerLastId(this.keyPrefix + subject);
+      }
+      for (const [err, raw] of (await pipeline.exec()) ?? []) {
+        if (err) throw err;
+        ids.push(parseEntryId(raw as string));
+      }
+    }
+    return ids;
+  }
+
+  /** Up to `count` entries after `after`, per subject, in one pipeline. */
+  async entries(from: readonly { subject: string; after: number; count: number }[]): Promise<XRangeReply[]> {
+    if (from.length === 0) return [];
+    const range = ({ subject, after, count }: (typeof from)[number]) =>
+      [this.keyPrefix + subject, `(${entryId(after)}`, "+", "COUNT", String(count)] as const;
+    if (this.bulk) {
+      return (await this.bulk.call(from.map((f) => ["XRANGE", ...range(f)]))) as XRangeReply[];
+    }
+    const pipeline = this.redis.pipeline();
+    for (const f of from) pipeline.xrangeBuffer(...range(f));
+    return ((await pipeline.exec()) ?? []).map(([err, reply]) => {
+      if (err) throw err;
+      return reply as XRangeReply;
+    });
+  }
+}
+
+/** An entry's publishedAt field alone (the body is not decoded); 0 if it has none. */
+function publishedAtOf(fields: readonly Buffer[]): number {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if ((fields[i] as Buffer).toString() === FIELD_PUBLISHED_AT) return Number((fields[i + 1] as Buffer).toString());
+  }
+  return 0;
+}
