@@ -145,6 +145,17 @@ async function main(): Promise<number> {
     await guarded("raw-insert", "raw PostgreSQL", () => rawPostgresBaseline(ctx));
     await guarded("raw-insert-no-expiry-index", "raw PostgreSQL", () => rawPostgresBaseline(ctx, true));
   }
+  if (!values.target && DELIVERY_SCENARIOS.some(([name]) => wanted(name))) {
+    // The delivery ceiling: the same client and gRPC stack, a server that only relays each publish.
+    const server = await startNoopServer();
+    try {
+      for (const [name, scenario] of DELIVERY_SCENARIOS) {
+        if (wanted(name)) await guarded(name, "no-op gRPC", () => scenario(ctx, server, "no-op gRPC"));
+      }
+    } finally {
+      await server.stop();
+    }
+  }
   const engines = values.target ? (["target"] as const) : (["memory", "redis"] as const);
   for (const engine of engines) {
     const fresh = () =>

@@ -49,14 +49,15 @@ export async function closedLoop(
 }
 
 /**
- * Open loop at a constant arrival rate: operation i is due at t0 + i/rate and
- * is started then whatever the previous ones are doing. Latency counts from
- * the due time, so a stall shows up (no coordinated omission).
+ * Open loop at a constant arrival rate: operation i is due at t0 + i/rate
+ * (`dueAt`, on the performance.now() clock) and is started then whatever the
+ * previous ones are doing. Latency counts from the due time, so a stall shows
+ * up (no coordinated omission), the load client's own included.
  */
 export async function constantRate(
   label: string,
   opts: { ratePerSecond: number; durationMs: number },
-  op: (i: number) => Promise<unknown>,
+  op: (i: number, dueAt: number) => Promise<unknown>,
 ): Promise<LoadResult & { late: number }> {
   const latency = new LatencyHistogram();
   const total = Math.max(1, Math.floor((opts.ratePerSecond * opts.durationMs) / 1000));
@@ -74,7 +75,7 @@ export async function constantRate(
     if (due - issued > opts.ratePerSecond / 20) late += 1;
     for (; issued < due; issued++) {
       const dueAt = t0 + (issued * 1000) / opts.ratePerSecond;
-      const p = op(issued).then(
+      const p = op(issued, dueAt).then(
         () => {
           ok += 1;
           latency.recordMs(performance.now() - dueAt);

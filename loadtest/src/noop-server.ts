@@ -7,20 +7,27 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import {
+  type MessageResponse,
   MessageResponseSchema,
   type PublishBatchRequest,
   PublishBatchResponseSchema,
+  type PublishRequest,
   PublishResponseSchema,
+  type SubscribeRequest,
 } from "../../gateway/gen/broker/broker_pb.js";
 import { brokerServiceDefinition } from "../../gateway/src/transports/grpc/service-definition.js";
 
 /**
  * The RPC ceiling: a @grpc/grpc-js server answering the Broker service with
  * the gateway's own service definition (same codec path) and no work at all.
- * Publish returns a counter, Fetch a fixed 128-byte message, Subscribe sends
- * headers and idles. Started as a child process by the bench runner.
+ * Publish returns a counter, Fetch a fixed 128-byte message. Subscribe sends
+ * headers, and a Publish to a subject someone subscribes to is written to
+ * those streams at once (no storage, no fan-out machinery): the delivery
+ * ceiling of the same client over the same gRPC stack. Started as a child
+ * process by the bench runner.
  */
 let nextId = 0n;
+const subscribers = new Map<string, Set<ServerWritableStream<SubscribeRequest, MessageResponse>>>();
 const fixedMessage = create(MessageResponseSchema, {
   body: new Uint8Array(128),
   id: 1n,
@@ -29,8 +36,14 @@ const fixedMessage = create(MessageResponseSchema, {
 });
 
 const implementation: UntypedServiceImplementation = {
-  publish(_call: unknown, callback: (err: null, res: unknown) => void) {
+  publish(call: { request: PublishRequest }, callback: (err: null, res: unknown) => void) {
     nextId += 1n;
+    const { subject, body } = call.request;
+    const streams = subscribers.get(subject);
+    if (streams) {
+      const message = create(MessageResponseSchema, { body, id: nextId, subject, publishedAtMs: BigInt(Date.now()) });
+      for (const stream of streams) stream.write(message);
+    }
     callback(null, create(PublishResponseSchema, { id: nextId }));
   },
   publishBatch(call: { request: PublishBatchRequest }, callback: (err: null, res: unknown) => void) {
@@ -43,8 +56,21 @@ const implementation: UntypedServiceImplementation = {
   fetch(_call: unknown, callback: (err: null, res: unknown) => void) {
     callback(null, fixedMessage);
   },
-  subscribe(call: ServerWritableStream<unknown, unknown>) {
-    // Live at once; nothing is ever published here.
+  subscribe(call: ServerWritableStream<SubscribeRequest, MessageResponse>) {
+    const { subject } = call.request;
+    let streams = subscribers.get(subject);
+    if (!streams) {
+      streams = new Set();
+      subscribers.set(subject, streams);
+    }
+    streams.add(call);
+    const remove = () => {
+      streams.delete(call);
+      if (streams.size === 0 && subscribers.get(subject) === streams) subscribers.delete(subject);
+    };
+    call.once("cancelled", remove);
+    call.once("close", remove);
+    // Live at once.
     call.sendMetadata(new Metadata());
   },
 };

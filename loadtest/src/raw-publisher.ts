@@ -1,89 +1,118 @@
-import http2 from "node:http2";
+import { H2Connection, type StreamHandler } from "./h2/h2-connection.js";
+import { grpcRequestHeaders } from "./h2/request-headers.js";
 
 /**
- * A lean gRPC Publish client on node:http2 for the delivery scenarios: it
- * frames PublishRequest by hand and reads the id from the reply, with none of
- * grpc-js's or protobuf-es's per-call objects. Its garbage (and so its GC
- * pauses) stays small, so delivery latencies show the gateway more than the
- * load client. Unary throughput scenarios keep the grpc-js client (the same
- * client for the gateway and the no-op baseline).
+ * A lean gRPC Publish client for the delivery scenarios, on the lean HTTP/2
+ * connection (h2/h2-connection.ts): it frames PublishRequest by hand and
+ * reads the id from the reply, with no per-call objects beyond a promise and
+ * one small handler. The load client's garbage (and so its GC pauses) then
+ * stays small, and delivery latencies show the gateway rather than the load
+ * client. Unary throughput scenarios keep the grpc-js client (the same client
+ * for the gateway and the no-op baseline).
  */
 export class RawPublisher {
-  private readonly session: http2.ClientHttp2Session;
+  private readonly connection: H2Connection;
+  private readonly headers: Buffer;
 
   constructor(address: string) {
-    this.session = http2.connect(`http://${address}`);
-    this.session.on("error", () => {}); // surfaced per call
+    this.connection = new H2Connection(address);
+    this.headers = grpcRequestHeaders(address, "/broker.Broker/Publish");
   }
 
-  /** Resolves with the id; rejects on a non-OK status. */
+  /** Resolves with the id; rejects when the reply carries no message (a non-OK status) or the stream fails. */
   publish(subject: string, body: Uint8Array, expirationSeconds: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      const stream = this.session.request({
-        ":method": "POST",
-        ":path": "/broker.Broker/Publish",
-        "content-type": "application/grpc",
-        te: "trailers",
-      });
-      stream.end(grpcFrame(publishRequest(subject, body, expirationSeconds)));
-      let reply: Buffer | undefined;
-      stream.on("data", (chunk: Buffer) => {
-        reply = reply ? Buffer.concat([reply, chunk]) : chunk;
-      });
-      let status: string | undefined;
-      let message = "";
-      stream.on("response", (headers) => {
-        // Trailers-only replies carry the status in the headers.
-        if (headers["grpc-status"] !== undefined) status = String(headers["grpc-status"]);
-        message = String(headers["grpc-message"] ?? "");
-      });
-      stream.on("trailers", (trailers) => {
-        status = String(trailers["grpc-status"] ?? status);
-        message = String(trailers["grpc-message"] ?? message);
-      });
-      stream.on("error", reject);
-      stream.on("close", () => {
-        if (status !== "0" || !reply || reply.length < 5) {
-          reject(new Error(`publish failed: grpc-status ${status} ${decodeURIComponent(message)}`));
-          return;
-        }
-        resolve(idField(reply.subarray(5)));
-      });
+      this.connection.request(
+        this.headers,
+        publishRequest(subject, body, expirationSeconds),
+        new PublishReply(resolve, reject),
+      );
     });
   }
 
   close(): void {
-    this.session.close();
+    this.connection.close();
   }
 }
 
-/** PublishRequest { subject = 1, body = 2, expiration_seconds = 3 } by hand. */
-export function publishRequest(subject: string, body: Uint8Array, expirationSeconds: number): Buffer {
-  const subjectBytes = Buffer.from(subject, "utf8");
-  const parts: number[] = [];
-  const varint = (value: number) => {
-    while (value >= 0x80) {
-      parts.push((value % 128) | 0x80);
-      value = Math.floor(value / 128);
+/**
+ * Reads a unary reply from its framing: grpc-js answers a handler's success
+ * with headers, one message and an OK status, and a failure with a status
+ * alone (a trailers-only reply), so a complete message means OK. The header
+ * blocks are not decoded, so a failure's status code is not known here.
+ */
+class PublishReply implements StreamHandler {
+  private reply: Buffer | undefined;
+
+  constructor(
+    private readonly resolve: (id: number) => void,
+    private readonly reject: (error: Error) => void,
+  ) {}
+
+  onHeaders(): void {}
+
+  onData(buffer: Buffer, start: number, end: number): void {
+    // Copied: the frame's buffer is only valid during the call. Replies are a few bytes.
+    const part = Buffer.from(buffer.subarray(start, end));
+    this.reply = this.reply ? Buffer.concat([this.reply, part]) : part;
+  }
+
+  onEnd(error: Error | undefined): void {
+    if (error) {
+      this.reject(error);
+      return;
     }
-    parts.push(value);
-  };
-  parts.push(0x0a);
-  varint(subjectBytes.length);
-  const head = Buffer.from(parts);
-  parts.length = 0;
-  // proto3 leaves default values out: an empty body is no field at all.
+    const reply = this.reply;
+    if (!reply || reply.length < 5 || reply.length < 5 + reply.readUInt32BE(1)) {
+      this.reject(new Error("publish failed: the reply carried a status and no message (a non-OK grpc-status)"));
+      return;
+    }
+    this.resolve(idField(reply.subarray(5, 5 + reply.readUInt32BE(1))));
+  }
+}
+
+/** PublishRequest { subject = 1, body = 2, expiration_seconds = 3 } by hand, in one buffer. */
+export function publishRequest(subject: string, body: Uint8Array, expirationSeconds: number): Buffer {
+  const subjectLength = Buffer.byteLength(subject, "utf8");
+  // proto3 leaves default values out: an empty body or a zero expiration is no field at all.
+  const size =
+    1 +
+    varintSize(subjectLength) +
+    subjectLength +
+    (body.byteLength > 0 ? 1 + varintSize(body.byteLength) + body.byteLength : 0) +
+    (expirationSeconds > 0 ? 1 + varintSize(expirationSeconds) : 0);
+  const out = Buffer.allocUnsafe(size);
+  out[0] = 0x0a;
+  let pos = writeVarint(out, 1, subjectLength);
+  pos += out.write(subject, pos, "utf8");
   if (body.byteLength > 0) {
-    parts.push(0x12);
-    varint(body.byteLength);
+    out[pos++] = 0x12;
+    pos = writeVarint(out, pos, body.byteLength);
+    out.set(body, pos);
+    pos += body.byteLength;
   }
-  const bodyHead = Buffer.from(parts);
-  parts.length = 0;
   if (expirationSeconds > 0) {
-    parts.push(0x18);
-    varint(expirationSeconds);
+    out[pos++] = 0x18;
+    writeVarint(out, pos, expirationSeconds);
   }
-  return Buffer.concat([head, subjectBytes, bodyHead, body, Buffer.from(parts)]);
+  return out;
+}
+
+function varintSize(value: number): number {
+  let size = 1;
+  for (let rest = value; rest >= 0x80; rest = Math.floor(rest / 128)) size += 1;
+  return size;
+}
+
+function writeVarint(out: Buffer, start: number, value: number): number {
+  let pos = start;
+  let rest = value;
+  while (rest >= 0x80) {
+    out[pos++] = (rest % 128) | 0x80;
+    rest = Math.floor(rest / 128);
+  }
+  out[pos++] = rest;
+  return pos;
 }
 
 /** PublishResponse { id = 1 }: tag 0x08 then a varint; an absent field is 0. */
@@ -98,10 +127,4 @@ export function idField(bytes: Buffer): number {
     scale *= 128;
   }
   return result;
-}
-
-function grpcFrame(message: Buffer): Buffer {
-  const header = Buffer.alloc(5);
-  header.writeUInt32BE(message.length, 1);
-  return Buffer.concat([header, message]);
 }

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { LatencyHistogram, wallClockMs } from "../histogram.js";
 import { constantRate, sleep, waitUntil } from "../load.js";
 import { progress } from "../progress.js";
@@ -6,11 +7,15 @@ import { RawSubscriberPool } from "../raw-subscriber.js";
 import { type BenchContext, perOpUs, type ScenarioResult, withServerCpu } from "../results.js";
 import type { ServerProcess } from "../servers.js";
 
-/** A 128-byte body carrying the publisher's wall-clock send time (float64 ms) and a sequence number. */
-function stampedBody(seq: number): Uint8Array {
+/**
+ * A 128-byte body carrying the wall-clock time the message was due to be sent
+ * (float64 ms) and a sequence number. The due time, not the moment the load
+ * client got round to sending it: a stall of the client counts as latency too.
+ */
+function stampedBody(seq: number, dueAtWallMs: number): Uint8Array {
   const body = new Uint8Array(128);
   const view = new DataView(body.buffer);
-  view.setFloat64(0, wallClockMs());
+  view.setFloat64(0, dueAtWallMs);
   view.setUint32(8, seq);
   return body;
 }
@@ -55,7 +60,7 @@ interface DeliveryParams {
 
 /**
  * Publishes at a constant rate to one subject that `subscribers` clients
- * follow, and measures delivery latency (receive time minus the send time in
+ * follow, and measures delivery latency (receive time minus the due time in
  * the body) over every delivery. A message published successfully that some
  * subscriber never receives counts as lost.
  */
@@ -104,20 +109,24 @@ async function deliveryRun(
     const warmUp = await constantRate(
       `${params.scenario} ${target} warm-up`,
       { ratePerSecond: params.ratePerSecond, durationMs: ctx.smoke ? 200 : 2_000 },
-      (i) => publisher.publish(subject, stampedBody(WARM_UP_SEQ + i), 60),
+      (i, dueAt) => publisher.publish(subject, stampedBody(WARM_UP_SEQ + i, performance.timeOrigin + dueAt), 60),
     );
     await waitUntil(() => receivers.every((r) => r.warmUps >= warmUp.ok), 10_000, 20);
     const published = new Uint8Array(expected);
     const clientCpuBefore = process.cpuUsage();
+    // The load client's own stalls (GC, a busy loop), to tell them from the gateway's.
+    const clientLoopDelay = monitorEventLoopDelay({ resolution: 2 });
+    clientLoopDelay.enable();
     const { value: run, serverCpuMs } = await withServerCpu(server, async () => {
       const run = await constantRate(
         `${params.scenario} ${target}`,
         { ratePerSecond: params.ratePerSecond, durationMs: params.durationMs },
-        async (seq) => {
-          await publisher.publish(subject, stampedBody(seq), 60);
+        async (seq, dueAt) => {
+          await publisher.publish(subject, stampedBody(seq, performance.timeOrigin + dueAt), 60);
           published[seq] = 1;
         },
       );
+      clientLoopDelay.disable();
       // Everything published must arrive at every subscriber. Late is not lost: wait while
       // deliveries still progress (up to 60 s); lateness shows in the latency figures.
       const publishedCount = published.reduce((a, b) => a + b, 0);
@@ -167,6 +176,9 @@ async function deliveryRun(
         publishAckP99Ms: run.latency.summary().p99,
         // The load client's own CPU: near one core means the client, not the server, limits the run.
         clientCpuShare: (clientCpu.user + clientCpu.system) / 1000 / run.elapsedMs,
+        // How late the load client's timers fired while it sent (its own stalls; 2 ms resolution).
+        clientLoopDelayP99Ms: clientLoopDelay.percentile(99) / 1e6,
+        clientLoopDelayMaxMs: clientLoopDelay.max / 1e6,
       },
     };
   } finally {
