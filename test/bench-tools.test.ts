@@ -1,9 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { MessageResponseSchema, PublishRequestSchema, PublishResponseSchema } from "../gateway/gen/broker/broker_pb.js";
+import {
+  FetchRequestSchema,
+  MessageResponseSchema,
+  PublishRequestSchema,
+  PublishResponseSchema,
+} from "../gateway/gen/broker/broker_pb.js";
 import { bodyAndId } from "../loadtest/src/grpc-client.js";
 import { LatencyHistogram } from "../loadtest/src/histogram.js";
+import { fetchRequest } from "../loadtest/src/raw-fetcher.js";
 import { idField, publishRequest } from "../loadtest/src/raw-publisher.js";
 import type { ScenarioResult } from "../loadtest/src/results.js";
 import { checkTargets } from "../loadtest/src/targets.js";
@@ -42,6 +48,19 @@ describe("The bench's lean Publish codec", () => {
     for (const id of [0n, 1n, 300n, 2n ** 40n]) {
       const bytes = Buffer.from(toBinary(PublishResponseSchema, create(PublishResponseSchema, { id })));
       assert.equal(idField(bytes), Number(id));
+    }
+  });
+});
+
+describe("The bench's lean Fetch codec", () => {
+  it("frames FetchRequest exactly as protobuf-es does", () => {
+    for (const [subject, id] of [
+      ["s", 1],
+      ["subject-é", 0],
+      ["x".repeat(200), 2 ** 40],
+    ] as const) {
+      const expected = toBinary(FetchRequestSchema, create(FetchRequestSchema, { subject, id: BigInt(id) }));
+      assert.deepEqual(new Uint8Array(fetchRequest(subject, id)), expected);
     }
   });
 });

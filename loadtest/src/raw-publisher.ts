@@ -1,5 +1,6 @@
-import { H2Connection, type StreamHandler } from "./h2/h2-connection.js";
+import { H2Connection } from "./h2/h2-connection.js";
 import { grpcRequestHeaders } from "./h2/request-headers.js";
+import { UnaryReply } from "./h2/unary-reply.js";
 
 /**
  * A lean gRPC Publish client for the delivery scenarios, on the lean HTTP/2
@@ -25,49 +26,13 @@ export class RawPublisher {
       this.connection.request(
         this.headers,
         publishRequest(subject, body, expirationSeconds),
-        new PublishReply(resolve, reject),
+        new UnaryReply("publish", (message) => resolve(idField(message)), reject),
       );
     });
   }
 
   close(): void {
     this.connection.close();
-  }
-}
-
-/**
- * Reads a unary reply from its framing: grpc-js answers a handler's success
- * with headers, one message and an OK status, and a failure with a status
- * alone (a trailers-only reply), so a complete message means OK. The header
- * blocks are not decoded, so a failure's status code is not known here.
- */
-class PublishReply implements StreamHandler {
-  private reply: Buffer | undefined;
-
-  constructor(
-    private readonly resolve: (id: number) => void,
-    private readonly reject: (error: Error) => void,
-  ) {}
-
-  onHeaders(): void {}
-
-  onData(buffer: Buffer, start: number, end: number): void {
-    // Copied: the frame's buffer is only valid during the call. Replies are a few bytes.
-    const part = Buffer.from(buffer.subarray(start, end));
-    this.reply = this.reply ? Buffer.concat([this.reply, part]) : part;
-  }
-
-  onEnd(error: Error | undefined): void {
-    if (error) {
-      this.reject(error);
-      return;
-    }
-    const reply = this.reply;
-    if (!reply || reply.length < 5 || reply.length < 5 + reply.readUInt32BE(1)) {
-      this.reject(new Error("publish failed: the reply carried a status and no message (a non-OK grpc-status)"));
-      return;
-    }
-    this.resolve(idField(reply.subarray(5, 5 + reply.readUInt32BE(1))));
   }
 }
 
@@ -98,13 +63,13 @@ export function publishRequest(subject: string, body: Uint8Array, expirationSeco
   return out;
 }
 
-function varintSize(value: number): number {
+export function varintSize(value: number): number {
   let size = 1;
   for (let rest = value; rest >= 0x80; rest = Math.floor(rest / 128)) size += 1;
   return size;
 }
 
-function writeVarint(out: Buffer, start: number, value: number): number {
+export function writeVarint(out: Buffer, start: number, value: number): number {
   let pos = start;
   let rest = value;
   while (rest >= 0x80) {

@@ -1,6 +1,7 @@
 import pg from "pg";
-import { BrokerChannels } from "../grpc-client.js";
+
 import { constantRate, type LoadResult } from "../load.js";
+import { RawFetcher } from "../raw-fetcher.js";
 import { perOpUs, type ScenarioResult, withServerCpu } from "../results.js";
 import { startNoopServer } from "../servers.js";
 
@@ -34,9 +35,9 @@ function asResult(scenario: string, target: string, run: LoadResult, cpuMs?: num
 /** Fetch answered by the no-op server (an empty message), at the archived Fetch's rate. */
 export async function noopFetchFloor(load: FetchLoad): Promise<ScenarioResult> {
   const server = await startNoopServer();
-  const client = new BrokerChannels(server.address, 2);
+  const client = new RawFetcher(server.address, 2);
   try {
-    const fetchOne = (i: number) => client.fetch({ subject: `floor-${i % 10}`, id: BigInt(i + 1) });
+    const fetchOne = (i: number) => client.fetch(`floor-${i % 10}`, i + 1);
     await constantRate(
       "no-op fetch warm-up",
       { ratePerSecond: load.ratePerSecond, durationMs: load.warmUpMs },
