@@ -139,7 +139,7 @@ export function writeReport(dir: string, run: BenchRun): void {
   const delivery = results.filter((r) => r.scenario === "e2e-delivery" || r.scenario === "fan-out");
   if (delivery.length > 0) {
     lines.push(
-      "Delivery latency is the subscriber's receive time minus the send time the publisher wrote into the body.",
+      "Delivery latency is the subscriber's receive time minus the due time the publisher wrote into the body.",
       "",
       "The publish ack p99 is the publisher's own call latency; the load client's CPU share near 1.0 would mean",
       "the client, not the gateway, limited the run.",
