@@ -8,15 +8,16 @@ import {
   PublishResponseSchema,
 } from "../../gen/broker/broker_pb.js";
 import { type Delivery, Gap, type StoredMessage } from "../core/message.js";
-import { TurnCache } from "./turn-cache.js";
+import { RecentCache } from "./recent-cache.js";
 
 /**
- * The wire form of a stored message, made once per turn: the fan-out hands
- * the same StoredMessage object to every subscription of a subject, so its
+ * The wire form of recent stored messages, made once: the fan-out hands the
+ * same StoredMessage object to every subscription of a subject, so its
  * subscribers share one MessageResponse (and, on gRPC, one encoding of it).
  * Neither is ever mutated after creation.
  */
-const responses = new TurnCache<StoredMessage, MessageResponse>(
+const responses = new RecentCache<StoredMessage, MessageResponse>(
+  4096,
   4 * 1024 * 1024,
   (response) => response.body.byteLength,
 );

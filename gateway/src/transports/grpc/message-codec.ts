@@ -7,7 +7,7 @@ import {
   type PublishResponse,
   PublishResponseSchema,
 } from "../../../gen/broker/broker_pb.js";
-import { TurnCache } from "../turn-cache.js";
+import { RecentCache } from "../recent-cache.js";
 
 /**
  * A hand-written protobuf encoder for MessageResponse, the message on the hot
@@ -17,10 +17,10 @@ import { TurnCache } from "../turn-cache.js";
  * reflection and intermediate buffers. Anything unusual (a gap, unknown
  * fields, negative or huge numbers) goes through toBinary.
  *
- * Encodings are kept per message object for the turn (see TurnCache), so a
- * message fanned out to many subscribers is encoded once.
+ * Encodings of recent messages are kept per message object, so a message
+ * fanned out to many subscribers is encoded once.
  */
-const encoded = new TurnCache<MessageResponse, Buffer>(4 * 1024 * 1024, (buffer) => buffer.byteLength);
+const encoded = new RecentCache<MessageResponse, Buffer>(4096, 4 * 1024 * 1024, (buffer) => buffer.byteLength);
 
 export function encodeMessageResponse(message: MessageResponse): Buffer {
   let bytes = encoded.get(message);
