@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
+import { collectDefaultMetrics, Registry } from "prom-client";
 import {
   FetchRequestSchema,
   MessageResponseSchema,
@@ -12,6 +13,7 @@ import { LatencyHistogram } from "../loadtest/src/histogram.js";
 import { fetchRequest } from "../loadtest/src/raw-fetcher.js";
 import { idField, publishRequest } from "../loadtest/src/raw-publisher.js";
 import type { ScenarioResult } from "../loadtest/src/results.js";
+import { gcDuring, parseGcTotals } from "../loadtest/src/server-gc.js";
 import { checkTargets } from "../loadtest/src/targets.js";
 
 describe("The bench's lean MessageResponse reader", () => {
@@ -106,5 +108,45 @@ describe("The bench's target checks", () => {
     const archived = checks.find((c) => c.target.startsWith("Archived Fetch"));
     assert.equal(archived?.met, undefined);
     assert.equal(archived?.measured, "not available");
+  });
+});
+
+describe("The bench's server GC readings", () => {
+  it("reads prom-client's GC histogram as the servers export it", async () => {
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    // Enough short-lived garbage for several scavenges, then a turn for the GC observer to report.
+    let keep: object[] = [];
+    for (let i = 0; i < 3_000_000; i++) {
+      keep.push({ i });
+      if (keep.length > 100_000) keep = [];
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const totals = parseGcTotals(await registry.metrics());
+    registry.clear();
+    assert.ok(totals.minorCount > 0, "scavenges counted");
+    assert.ok(totals.minorMs > 0, "scavenge time summed");
+    assert.ok(totals.over10msCount >= 0 && totals.over10msCount <= totals.minorCount + totals.majorCount);
+  });
+
+  it("turns two readings into pause time per second and counts", () => {
+    const exposition = (minorSum: number, minorCount: number, majorSum: number, slow: number) =>
+      [
+        `nodejs_gc_duration_seconds_bucket{le="0.01",kind="minor"} ${minorCount - slow}`,
+        `nodejs_gc_duration_seconds_sum{kind="minor"} ${minorSum}`,
+        `nodejs_gc_duration_seconds_count{kind="minor"} ${minorCount}`,
+        `nodejs_gc_duration_seconds_bucket{le="0.01",kind="major"} 0`,
+        `nodejs_gc_duration_seconds_sum{kind="major"} ${majorSum}`,
+        `nodejs_gc_duration_seconds_count{kind="major"} ${majorSum > 0 ? 1 : 0}`,
+      ].join("\n");
+    const before = parseGcTotals(exposition(0.1, 10, 0, 0));
+    const after = parseGcTotals(exposition(0.3, 30, 0.04, 2));
+    assert.deepEqual(gcDuring(before, after, 2_000), {
+      serverGcMsPerS: 120,
+      serverScavenges: 20,
+      serverMarkCompacts: 1,
+      serverGcPausesOver10ms: 3,
+    });
+    assert.deepEqual(gcDuring(undefined, after, 2_000), {});
   });
 });

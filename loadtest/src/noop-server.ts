@@ -6,6 +6,7 @@ import {
   type ServerWritableStream,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { collectDefaultMetrics, Registry } from "prom-client";
 import {
   type MessageResponse,
   MessageResponseSchema,
@@ -15,6 +16,7 @@ import {
   PublishResponseSchema,
   type SubscribeRequest,
 } from "../../gateway/gen/broker/broker_pb.js";
+import { registrySource, serveMetrics } from "../../gateway/src/observability/metrics-server.js";
 import { brokerServiceDefinition } from "../../gateway/src/transports/grpc/service-definition.js";
 
 /**
@@ -23,8 +25,10 @@ import { brokerServiceDefinition } from "../../gateway/src/transports/grpc/servi
  * Publish returns a counter, Fetch a fixed 128-byte message. Subscribe sends
  * headers, and a Publish to a subject someone subscribes to is written to
  * those streams at once (no storage, no fan-out machinery): the delivery
- * ceiling of the same client over the same gRPC stack. Started as a child
- * process by the bench runner.
+ * ceiling of the same client over the same gRPC stack. Like the gateway it
+ * serves prom-client's default process metrics (the bench reads GC pauses
+ * there), so both carry the same collectors. Started as a child process by
+ * the bench runner.
  */
 let nextId = 0n;
 const subscribers = new Map<string, Set<ServerWritableStream<SubscribeRequest, MessageResponse>>>();
@@ -77,11 +81,14 @@ const implementation: UntypedServiceImplementation = {
 
 const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
 server.addService(brokerServiceDefinition, implementation);
+const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+const metrics = await serveMetrics(registrySource(registry), 0, "127.0.0.1");
 server.bindAsync(`127.0.0.1:${process.env.GRPC_PORT ?? "0"}`, ServerCredentials.createInsecure(), (err, port) => {
   if (err) {
     process.stderr.write(`noop server failed to bind: ${err.message}\n`);
     process.exit(1);
   }
-  process.stdout.write(`${JSON.stringify({ msg: "noop listening", grpcPort: port })}\n`);
+  process.stdout.write(`${JSON.stringify({ msg: "noop listening", grpcPort: port, metricsPort: metrics.port })}\n`);
 });
 process.on("SIGTERM", () => server.tryShutdown(() => process.exit(0)));

@@ -1,5 +1,6 @@
 import type { LatencySummary } from "./histogram.js";
 import { processCpuMs } from "./proc.js";
+import { gcDuring, readGcTotals } from "./server-gc.js";
 import type { ServerProcess } from "./servers.js";
 
 /** One measured (or not measurable) figure of one scenario on one target. */
@@ -31,16 +32,24 @@ export interface BenchContext {
   readonly runId: string;
 }
 
-/** Runs `work` and reads the server's CPU time before and after (when it is a local process). */
+/**
+ * Runs `work` and reads the server's CPU time before and after (when it is a
+ * local process), and its GC pauses meanwhile (`serverGc`, extras for the
+ * result: GC ms per second, collections, pauses over 10 ms).
+ */
 export async function withServerCpu<T>(
   server: ServerProcess,
   work: () => Promise<T>,
-): Promise<{ value: T; serverCpuMs: number | undefined }> {
+): Promise<{ value: T; serverCpuMs: number | undefined; serverGc: Record<string, number> }> {
   const pid = server.pid;
+  const gcBefore = await readGcTotals(server.metricsAddress);
+  const startedAt = performance.now();
   const before = pid === undefined ? undefined : processCpuMs(pid);
   const value = await work();
   const serverCpuMs = pid === undefined || before === undefined ? undefined : processCpuMs(pid) - before;
-  return { value, serverCpuMs };
+  const elapsedMs = performance.now() - startedAt;
+  const serverGc = gcDuring(gcBefore, await readGcTotals(server.metricsAddress), elapsedMs);
+  return { value, serverCpuMs, serverGc };
 }
 
 export function perOpUs(cpuMs: number | undefined, ops: number): number | undefined {

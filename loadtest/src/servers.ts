@@ -13,6 +13,8 @@ export interface ServerProcess {
   /** The process serving the port (for CPU, RSS and socket readings); undefined for a remote target. */
   readonly pid: number | undefined;
   readonly redisKeyPrefix: string | undefined;
+  /** host:port of its Prometheus endpoint (GC readings); undefined for a remote target. */
+  readonly metricsAddress?: string;
   stop(): Promise<void>;
 }
 
@@ -25,8 +27,8 @@ export function serverNodeArgs(): string[] {
 
 /**
  * Starts an entry point as a child pinned to SERVER_CPUS and waits for the
- * JSON log line carrying its gRPC port: built JavaScript as is, TypeScript
- * through tsx.
+ * JSON log line carrying its gRPC port (and its metrics port): built
+ * JavaScript as is, TypeScript through tsx.
  */
 async function startChild(name: string, entry: string, env: Record<string, string>): Promise<ServerProcess> {
   const loader = entry.endsWith(".ts") ? ["--import", "tsx"] : [];
@@ -40,6 +42,7 @@ async function startChild(name: string, entry: string, env: Record<string, strin
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
+  let metricsPort: number | undefined;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not start within 30 s: ${stderr}`)), 30_000);
     let buffered = "";
@@ -47,8 +50,9 @@ async function startChild(name: string, entry: string, env: Record<string, strin
       buffered += chunk.toString();
       for (const line of buffered.split("\n").slice(0, -1)) {
         try {
-          const parsed = JSON.parse(line) as { grpcPort?: number };
+          const parsed = JSON.parse(line) as { grpcPort?: number; metricsPort?: number };
           if (typeof parsed.grpcPort === "number" && parsed.grpcPort > 0) {
+            if (typeof parsed.metricsPort === "number") metricsPort = parsed.metricsPort;
             clearTimeout(timer);
             resolve(parsed.grpcPort);
           }
@@ -73,6 +77,7 @@ async function startChild(name: string, entry: string, env: Record<string, strin
   return {
     name,
     address: `127.0.0.1:${port}`,
+    ...(metricsPort === undefined ? {} : { metricsAddress: `127.0.0.1:${metricsPort}` }),
     pid: child.pid,
     redisKeyPrefix: env.REDIS_KEY_PREFIX,
     stop: () => {

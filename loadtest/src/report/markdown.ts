@@ -142,14 +142,15 @@ export function writeReport(dir: string, run: BenchRun): void {
       "Delivery latency is the subscriber's receive time minus the due time the publisher wrote into the body.",
       "",
       "The publish ack p99 is the publisher's own call latency; the load client's CPU share near 1.0 would mean",
-      "the client, not the gateway, limited the run.",
+      "the client, not the gateway, limited the run. Server GC is the server process's garbage-collection pause",
+      "time per second of the run and its pauses longer than 10 ms (prom-client's GC histogram, read before and after).",
       "",
-      "| scenario | engine | subscribers | rate msg/s | deliveries/s | p50 | p90 | p99 | p99.9 | max | lost | publish ack p99 | load client CPU |",
-      "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+      "| scenario | engine | subscribers | rate msg/s | deliveries/s | p50 | p90 | p99 | p99.9 | max | lost | publish ack p99 | load client CPU | server GC ms/s | GC pauses > 10 ms |",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     );
     for (const r of delivery) {
       lines.push(
-        `| ${r.scenario} | ${r.target} | ${r.extra?.subscribers ?? ""} | ${r.extra?.ratePerSecond ?? ""} | ${n(r.throughput)} | ${n(r.latency?.p50, 2)} | ${n(r.latency?.p90, 2)} | ${n(r.latency?.p99, 2)} | ${n(r.latency?.p999, 2)} | ${n(r.latency?.max, 2)} | ${r.lost ?? "–"} | ${n(r.extra?.publishAckP99Ms as number | undefined, 2)} | ${n(r.extra?.clientCpuShare as number | undefined, 2)} |`,
+        `| ${r.scenario} | ${r.target} | ${r.extra?.subscribers ?? ""} | ${r.extra?.ratePerSecond ?? ""} | ${n(r.throughput)} | ${n(r.latency?.p50, 2)} | ${n(r.latency?.p90, 2)} | ${n(r.latency?.p99, 2)} | ${n(r.latency?.p999, 2)} | ${n(r.latency?.max, 2)} | ${r.lost ?? "–"} | ${n(r.extra?.publishAckP99Ms as number | undefined, 2)} | ${n(r.extra?.clientCpuShare as number | undefined, 2)} | ${n(r.extra?.serverGcMsPerS as number | undefined, 1)} | ${n(r.extra?.serverGcPausesOver10ms as number | undefined)} |`,
       );
     }
     lines.push("");

@@ -117,7 +117,11 @@ async function deliveryRun(
     // The load client's own stalls (GC, a busy loop), to tell them from the gateway's.
     const clientLoopDelay = monitorEventLoopDelay({ resolution: 2 });
     clientLoopDelay.enable();
-    const { value: run, serverCpuMs } = await withServerCpu(server, async () => {
+    const {
+      value: run,
+      serverCpuMs,
+      serverGc,
+    } = await withServerCpu(server, async () => {
       const run = await constantRate(
         `${params.scenario} ${target}`,
         { ratePerSecond: params.ratePerSecond, durationMs: params.durationMs },
@@ -179,6 +183,8 @@ async function deliveryRun(
         // How late the load client's timers fired while it sent (its own stalls; 2 ms resolution).
         clientLoopDelayP99Ms: clientLoopDelay.percentile(99) / 1e6,
         clientLoopDelayMaxMs: clientLoopDelay.max / 1e6,
+        // The server's own pauses: what the latency tail is made of, when it is GC.
+        ...serverGc,
       },
     };
   } finally {
