@@ -4,6 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { DEFAULT_REDIS_OPTIONS, RedisEngine } from "../gateway/src/engines/redis/redis-engine.js";
 import { type BrokerClient, brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
+import { PrivateRedis } from "./support/private-redis.js";
 import { bytes, text } from "./support/streams.js";
 
 describe("Concurrent publishes and fetches on the Redis engine (batched per subject and turn)", () => {
@@ -96,6 +97,38 @@ describe("Concurrent appends while Redis is unreachable", () => {
       );
     } finally {
       await engine.close();
+    }
+  });
+});
+
+describe("One turn's commands on the Redis engine", () => {
+  it("reach Redis in one write (the command connection is corked for the turn)", async () => {
+    // A Redis of its own, so its read counter counts this engine's writes only.
+    const redis = await PrivateRedis.start();
+    const inspector = redis.connect();
+    const engine = new RedisEngine({ ...DEFAULT_REDIS_OPTIONS, url: redis.url, readerConnections: 1 });
+    const subjects = Array.from({ length: 40 }, (_, i) => `corked-${i}`);
+    const appendAll = (word: string) =>
+      Promise.all(subjects.map((subject) => engine.append(subject, bytes(word), Date.now() + 60_000)));
+    const readsProcessed = async () =>
+      Number(/total_reads_processed:(\d+)/.exec((await inspector.info("stats")) as string)?.[1]);
+    try {
+      await engine.ready();
+      await appendAll("first"); // creates the streams
+      const before = await readsProcessed();
+      // One XADD per subject, all issued in the same turn.
+      const stored = await appendAll("second");
+      const reads = (await readsProcessed()) - before;
+      assert.deepEqual(
+        stored.map((m) => m.id),
+        subjects.map(() => 2),
+      );
+      // The 40 XADDs in one read (a few more would be a write each), plus the INFO asking.
+      assert.ok(reads <= 3, `${reads} reads for 40 commands`);
+    } finally {
+      await engine.close();
+      inspector.disconnect();
+      await redis.destroy();
     }
   });
 });

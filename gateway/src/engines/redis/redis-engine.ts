@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { StoredMessage } from "../../core/message.js";
 import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../engine.js";
+import { corked } from "./corked.js";
 import {
   APPEND_BATCH_SCRIPT,
   APPEND_ONCE_SCRIPT,
@@ -69,6 +70,9 @@ export const DEFAULT_REDIS_OPTIONS: Omit<RedisEngineOptions, "url"> = {
   readCount: 512,
 };
 
+/** Most requests per script call (bounds a script's run time in Redis). */
+const MAX_BATCH = 256;
+
 /** Fail fast while disconnected and never replay a write whose fate is unknown. */
 const FAIL_FAST: RedisOptions = {
   protocol: 2,
@@ -91,16 +95,22 @@ export class RedisEngine implements Engine {
   private readonly appends = new TurnBatcher<BatchItem, StoredMessage>(
     (subject, item) => this.appendOne(subject, item.body, item.expiresAt),
     (subject, items) => this.appendBatch(subject, items),
+    MAX_BATCH,
+    (sendAll) => corked(this.commands, sendAll),
   );
   private readonly gets = new TurnBatcher<number, StoredMessage | undefined>(
     (subject, id) => this.getOne(subject, id),
     (subject, ids) => this.getMany(subject, ids),
+    MAX_BATCH,
+    (sendAll) => corked(this.commands, sendAll),
   );
 
   constructor(private readonly options: RedisEngineOptions) {
     this.commands = new Redis(options.url, {
       ...FAIL_FAST,
-      enableAutoPipelining: true,
+      // No auto-pipelining: the TurnBatchers already group a turn's requests
+      // and send them on a corked socket (see corked.ts).
+      enableAutoPipelining: false,
       commandTimeout: options.commandTimeoutMs,
       connectionName: "broker-commands",
     });

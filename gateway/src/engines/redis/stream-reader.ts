@@ -23,7 +23,7 @@ type XReadReply = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][] | n
  * One blocking connection reading many subjects' streams with one XREAD.
  *
  * A blocking XREAD holds its connection, so it gets a connection of its own
- * (`connection`), never the auto-pipelined command connection. When the set
+ * (`connection`), never the shared command connection. When the set
  * of subjects changes while it is blocked, `CLIENT UNBLOCK` from the command
  * connection (`control`) makes it return at once and start over with the new
  * set. Each subject keeps its cursor across errors and reconnects, so after
