@@ -19,12 +19,16 @@ export function connectTelemetryInterceptor(telemetry: RpcTelemetry): Intercepto
           : kind === "bidi_streaming"
             ? "bidi_stream"
             : "unary";
-    const rpc = telemetry.start("connect", `/${request.service.typeName}/${request.method.name}`, type, (name) => {
-      return request.header.get(name) ?? undefined;
-    });
+    const rpc = telemetry.start(
+      "connect",
+      `/${request.service.typeName}/${request.method.name}`,
+      type,
+      request.header,
+      readHeader,
+    );
     if (!request.stream) rpc.messageReceived();
     try {
-      const response = await rpc.run(() => next(request));
+      const response = await rpc.run(next, request, undefined);
       if (!response.stream) {
         rpc.messageSent();
         rpc.end(0);
@@ -39,11 +43,19 @@ export function connectTelemetryInterceptor(telemetry: RpcTelemetry): Intercepto
   };
 }
 
+function nextOf<T>(iterator: AsyncIterator<T>): Promise<IteratorResult<T>> {
+  return iterator.next();
+}
+
+function readHeader(headers: Headers, name: string): string | undefined {
+  return headers.get(name) ?? undefined;
+}
+
 async function* counted<T>(messages: AsyncIterable<T>, rpc: RpcCall, signal: AbortSignal): AsyncGenerator<T> {
   const iterator = messages[Symbol.asyncIterator]();
   try {
     for (;;) {
-      const result = await rpc.run(() => iterator.next());
+      const result = await rpc.run(nextOf, iterator, undefined);
       if (result.done) break;
       rpc.messageSent();
       yield result.value;

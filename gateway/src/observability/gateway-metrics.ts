@@ -47,22 +47,29 @@ export class GatewayMetrics {
   private readonly redisSeconds: Histogram<"command">;
   private readonly redisErrors: Counter<"command">;
   private gauges: GatewayGauges | undefined;
+  private readonly flushers: (() => void)[] = [];
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     const labelNames = RPC_LABELS;
+    // Counts kept as plain numbers on the hot path reach their counters before any scrape reads them.
+    const flush = () => {
+      for (const flusher of this.flushers) flusher();
+    };
     this.rpcStarted = new Counter({
       name: RPC_METRICS.started,
       help: "RPCs started on the server.",
       labelNames,
       registers,
+      collect: flush,
     });
     this.rpcHandled = new Counter({
       name: RPC_METRICS.handled,
       help: "RPCs completed on the server, regardless of success or failure.",
       labelNames: [...labelNames, "grpc_code"],
       registers,
+      collect: flush,
     });
     this.rpcHandlingSeconds = new Histogram({
       name: RPC_METRICS.handlingSeconds,
@@ -76,12 +83,14 @@ export class GatewayMetrics {
       help: "Response messages sent.",
       labelNames,
       registers,
+      collect: flush,
     });
     this.rpcMsgReceived = new Counter({
       name: RPC_METRICS.msgReceived,
       help: "Request messages received.",
       labelNames,
       registers,
+      collect: flush,
     });
     this.published = new Counter({ name: BROKER_METRICS.published, help: "Messages stored.", registers });
     this.delivered = new Counter({
@@ -141,6 +150,11 @@ export class GatewayMetrics {
       registers,
       collect: read((g) => (g.ready() ? 1 : 0)),
     });
+  }
+
+  /** Runs `flusher` before the RPC counters are read (a scrape, or a cluster worker's report). */
+  beforeRpcScrape(flusher: () => void): void {
+    this.flushers.push(flusher);
   }
 
   /** Where the scrape-time gauges read from (the running gateway). */

@@ -19,6 +19,11 @@ function rpcType(requestStream: boolean, responseStream: boolean): RpcType {
   return responseStream ? "server_stream" : "unary";
 }
 
+function readMetadata(metadata: Metadata, name: string): string | undefined {
+  const value = metadata.get(name)[0];
+  return typeof value === "string" ? value : undefined;
+}
+
 /**
  * The interceptor sees every call's start, messages and final status (it
  * counts and times them); the handler runs later, outside the interceptor's
@@ -34,10 +39,7 @@ export function grpcInstrumentation(telemetry: RpcTelemetry): GrpcInstrumentatio
       start: (next) =>
         next({
           onReceiveMetadata: (metadata, forward) => {
-            rpc = telemetry.start("grpc", descriptor.path, type, (name) => {
-              const value = metadata.get(name)[0];
-              return typeof value === "string" ? value : undefined;
-            });
+            rpc = telemetry.start("grpc", descriptor.path, type, metadata, readMetadata);
             calls.set(metadata, rpc);
             forward(metadata);
           },
@@ -62,10 +64,11 @@ export function grpcInstrumentation(telemetry: RpcTelemetry): GrpcInstrumentatio
     wrap(implementation) {
       const wrapped: UntypedServiceImplementation = {};
       for (const [name, handler] of Object.entries(implementation)) {
-        const original = handler as (call: { metadata: Metadata }, ...rest: unknown[]) => void;
-        const inContext = (call: { metadata: Metadata }, ...rest: unknown[]) => {
+        const original = handler as (call: { metadata: Metadata }, callback: unknown) => void;
+        // Every handler grpc-js calls takes (call) or (call, callback).
+        const inContext = (call: { metadata: Metadata }, callback: unknown) => {
           const rpc = calls.get(call.metadata);
-          return rpc ? rpc.run(() => original(call, ...rest)) : original(call, ...rest);
+          return rpc ? rpc.run(original, call, callback) : original(call, callback);
         };
         wrapped[name] = inContext as typeof handler;
       }

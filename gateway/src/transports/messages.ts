@@ -8,19 +8,18 @@ import {
   PublishResponseSchema,
 } from "../../gen/broker/broker_pb.js";
 import { type Delivery, Gap, type StoredMessage } from "../core/message.js";
-import { RecentCache } from "./recent-cache.js";
 
 /**
- * The wire form of recent stored messages, made once: the fan-out hands the
- * same StoredMessage object to every subscription of a subject, so its
- * subscribers share one MessageResponse (and, on gRPC, one encoding of it).
- * Neither is ever mutated after creation.
+ * The wire form of a delivered message, made once per message object: the
+ * fan-out hands the same StoredMessage object to every subscription of a
+ * subject, so its subscribers share one MessageResponse (and, on gRPC, one
+ * encoding of it), slow ones that write it later included, since they hold
+ * the object in their buffers. Keyed weakly, the wire form dies with the
+ * object, which engines make per delivery or per read (the memory engine
+ * copies its log's entries out, so nothing here lives as long as its log);
+ * it mostly dies young. Neither is ever mutated after creation.
  */
-const responses = new RecentCache<StoredMessage, MessageResponse>(
-  4096,
-  4 * 1024 * 1024,
-  (response) => response.body.byteLength,
-);
+const responses = new WeakMap<StoredMessage, MessageResponse>();
 
 /** Broker values to wire messages, shared by both transports. */
 export function toMessageResponse(message: Delivery): MessageResponse {

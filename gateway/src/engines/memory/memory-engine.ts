@@ -90,12 +90,13 @@ export class MemoryEngine implements Engine {
     this.order.push({ log, id: message.id });
     while (log.size > this.options.maxMessagesPerSubject) this.dropOldest(log);
     this.evictOverBudget();
-    if (this.followed.has(subject)) this.listener.messages(subject, [message]);
+    if (this.followed.has(subject)) this.listener.messages(subject, [delivered(message)]);
     return message;
   }
 
   async get(subject: string, id: number): Promise<StoredMessage | undefined> {
-    return this.logs.get(subject)?.get(id);
+    const message = this.logs.get(subject)?.get(id);
+    return message && delivered(message);
   }
 
   async lastId(subject: string): Promise<number> {
@@ -106,12 +107,12 @@ export class MemoryEngine implements Engine {
     const log = this.logs.get(subject);
     if (!log) return { messages: [], gap: false };
     const gap = afterId < log.lastId && afterId + 1 < log.firstId;
-    return { messages: log.after(afterId, limit), gap };
+    return { messages: log.after(afterId, limit).map(delivered), gap };
   }
 
   follow(subject: string, afterId: number): void {
     this.followed.add(subject);
-    const missed = this.logs.get(subject)?.after(afterId, Number.MAX_SAFE_INTEGER) ?? [];
+    const missed = this.logs.get(subject)?.after(afterId, Number.MAX_SAFE_INTEGER).map(delivered) ?? [];
     if (missed.length > 0) this.listener.messages(subject, missed);
   }
 
@@ -188,4 +189,20 @@ export class MemoryEngine implements Engine {
       this.orderHead = 0;
     }
   }
+}
+
+/**
+ * What leaves the engine is a copy of the log's entry (sharing its body):
+ * transports key a message's wire form to the object they are given, and a
+ * copy lets that wire form die with the delivery or read, not live as long
+ * as the log keeps the message.
+ */
+function delivered(message: StoredMessage): StoredMessage {
+  return {
+    id: message.id,
+    subject: message.subject,
+    body: message.body,
+    publishedAt: message.publishedAt,
+    expiresAt: message.expiresAt,
+  };
 }

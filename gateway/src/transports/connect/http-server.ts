@@ -1,6 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import net from "node:net";
+import { useYoungStreamTables } from "../http2-stream-tables.js";
 
 export type NodeRequest = IncomingMessage | Http2ServerRequest;
 export type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -33,6 +34,7 @@ export class DualProtocolServer {
     this.http1.emit("listening");
     this.http2 = http2.createServer({}, handler);
     this.http2.on("session", (session) => {
+      useYoungStreamTables(session);
       this.sessions.add(session);
       // HTTP/2 PINGs keep idle Subscribe streams' connections alive through
       // proxies and NATs without sending anything a client sees as a message.

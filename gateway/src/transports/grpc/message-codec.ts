@@ -7,7 +7,6 @@ import {
   type PublishResponse,
   PublishResponseSchema,
 } from "../../../gen/broker/broker_pb.js";
-import { RecentCache } from "../recent-cache.js";
 
 /**
  * A hand-written protobuf encoder for MessageResponse, the message on the hot
@@ -17,10 +16,10 @@ import { RecentCache } from "../recent-cache.js";
  * reflection and intermediate buffers. Anything unusual (a gap, unknown
  * fields, negative or huge numbers) goes through toBinary.
  *
- * Encodings of recent messages are kept per message object, so a message
- * fanned out to many subscribers is encoded once.
+ * An encoding is kept for as long as its message object lives (weakly), so a
+ * message fanned out to many subscribers is encoded once.
  */
-const encoded = new RecentCache<MessageResponse, Buffer>(4096, 4 * 1024 * 1024, (buffer) => buffer.byteLength);
+const encoded = new WeakMap<MessageResponse, Buffer>();
 
 export function encodeMessageResponse(message: MessageResponse): Buffer {
   let bytes = encoded.get(message);
