@@ -1,5 +1,7 @@
 import pg from "pg";
 import type { StoredMessage } from "../../core/message.js";
+import { PgConnections } from "./pg-connections.js";
+import { type LookupRow, PointLookup } from "./point-lookup.js";
 
 /**
  * Read access to the PostgreSQL archive the archiver process writes
@@ -28,6 +30,9 @@ export interface ArchiveRange {
   readonly lost: boolean;
 }
 
+/** bytea's text form, hex or (bytea_output = escape) escaped, as pg reads it. */
+const parseBytea = pg.types.getTypeParser(pg.types.builtins.BYTEA, "text") as (text: string) => Buffer;
+
 /** SQLSTATE undefined_table: the archiver has not created the schema yet, so the archive is empty. */
 const UNDEFINED_TABLE = "42P01";
 
@@ -39,28 +44,39 @@ interface MessageRow {
 }
 
 export class ArchiveStore {
-  private readonly pool: pg.Pool;
+  private readonly connections: PgConnections;
 
   constructor(options: ArchiveStoreOptions) {
-    this.pool = new pg.Pool({
-      connectionString: options.url,
+    this.connections = new PgConnections({
+      url: options.url,
       max: options.maxConnections,
-      connectionTimeoutMillis: options.timeoutMs,
-      query_timeout: options.timeoutMs,
-      idleTimeoutMillis: 10_000,
-      application_name: "broker-gateway",
+      timeoutMs: options.timeoutMs,
+      applicationName: "broker-gateway",
     });
-    this.pool.on("error", () => {}); // an idle client dropped; the next query reconnects or fails
   }
 
+  /** The archive's hot read (Fetch of an id Redis has trimmed): see PointLookup. */
   async get(subject: string, id: number): Promise<StoredMessage | undefined> {
-    const rows = await this.rows<MessageRow>(
-      "archive-get",
-      "SELECT id, body, published_at, expires_at FROM broker_messages WHERE subject = $1 AND id = $2",
-      [subject, id],
-    );
-    const row = rows[0];
-    return row ? toMessage(subject, row) : undefined;
+    let row: LookupRow | undefined;
+    try {
+      row = await this.connections.run(
+        (client) =>
+          new Promise<LookupRow | undefined>((resolve, reject) => {
+            client.query(new PointLookup(subject, id, (err, found) => (err ? reject(err) : resolve(found))));
+          }),
+      );
+    } catch (err) {
+      if ((err as { code?: string }).code === UNDEFINED_TABLE) return undefined;
+      throw err;
+    }
+    if (!row) return undefined;
+    return {
+      id,
+      subject,
+      body: parseBytea(row.body),
+      publishedAt: Number(row.publishedAt),
+      expiresAt: Number(row.expiresAt),
+    };
   }
 
   /**
@@ -104,13 +120,13 @@ export class ArchiveStore {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await this.connections.close();
   }
 
   /** Named, so each pooled connection parses and plans a query once (Fetch is a hot path too). */
   private async rows<Row extends pg.QueryResultRow>(name: string, text: string, values: unknown[]): Promise<Row[]> {
     try {
-      return (await this.pool.query<Row>({ name, text, values })).rows;
+      return (await this.connections.run((client) => client.query<Row>({ name, text, values }))).rows;
     } catch (err) {
       if ((err as { code?: string }).code === UNDEFINED_TABLE) return [];
       throw err;
