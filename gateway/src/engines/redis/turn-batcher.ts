@@ -12,8 +12,8 @@ interface Pending<I, O> {
  * it asks for, so under load this cuts CPU per call; a lone request still
  * goes out alone, one setImmediate later. A turn's sends run inside `inTurn`
  * (the Redis engine corks its socket there, so they leave in one write).
- * Results come back in request
- * order; a failed batch fails each of its requests, as separate failures would.
+ * Results come back in request order; a failed batch fails each of its
+ * requests, as separate failures would.
  */
 export class TurnBatcher<I, O> {
   private pending = new Map<string, Pending<I, O>[]>();
