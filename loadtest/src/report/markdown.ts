@@ -155,6 +155,24 @@ export function writeReport(dir: string, run: BenchRun): void {
     }
     lines.push("");
   }
+  const archived = results.filter((r) => r.scenario === "archived-fetch");
+  if (archived.length > 0) {
+    lines.push(
+      "## Archived Fetch and its floors",
+      "",
+      "The same rate of Fetches of ids Redis has trimmed: through the gateway, answered by the no-op server, and the",
+      "archive's point lookup sent straight to PostgreSQL. Server GC as in the delivery table.",
+      "",
+      "| target | fetches/s | p50 | p99 | p99.9 | max | server CPU / op | server GC ms/s | GC pauses > 10 ms |",
+      "|---|---|---|---|---|---|---|---|---|",
+    );
+    for (const r of archived) {
+      lines.push(
+        `| ${r.target} | ${n(r.throughput)} | ${n(r.latency?.p50, 2)} | ${n(r.latency?.p99, 2)} | ${n(r.latency?.p999, 2)} | ${n(r.latency?.max, 2)} | ${r.serverCpuUsPerOp === undefined ? "–" : `${n(r.serverCpuUsPerOp, 1)} µs`} | ${n(r.extra?.serverGcMsPerS as number | undefined, 1)} | ${n(r.extra?.serverGcPausesOver10ms as number | undefined)} |`,
+      );
+    }
+    lines.push("");
+  }
   const idle = results.filter((r) => r.scenario === "idle-subscribers" && r.extra);
   if (idle.length > 0) {
     lines.push("## Idle subscriptions", "", "![idle memory](idle-memory.svg)", "");

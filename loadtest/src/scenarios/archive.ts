@@ -237,9 +237,11 @@ export async function archiveScenarios(ctx: BenchContext): Promise<ScenarioResul
       (i) => fetchArchived(i + 1_000_003),
     );
     const server = gateway;
-    const { value: run, serverCpuMs } = await withServerCpu(server, () =>
-      constantRate("archived fetch", load, fetchArchived),
-    );
+    const {
+      value: run,
+      serverCpuMs,
+      serverGc,
+    } = await withServerCpu(server, () => constantRate("archived fetch", load, fetchArchived));
     const latency = run.latency.summary();
     results.push({
       scenario: "archived-fetch",
@@ -251,7 +253,7 @@ export async function archiveScenarios(ctx: BenchContext): Promise<ScenarioResul
       latency,
       serverCpuUsPerOp: perOpUs(serverCpuMs, run.ok),
       errors: run.errors,
-      extra: { clientLate: run.late },
+      extra: { clientLate: run.late, ...serverGc },
     });
     client.close();
     fetcher.close();

@@ -18,7 +18,13 @@ export interface FetchLoad {
   readonly durationMs: number;
 }
 
-function asResult(scenario: string, target: string, run: LoadResult, cpuMs?: number): ScenarioResult {
+function asResult(
+  scenario: string,
+  target: string,
+  run: LoadResult,
+  cpuMs?: number,
+  extra?: Record<string, number>,
+): ScenarioResult {
   return {
     scenario,
     target,
@@ -29,6 +35,7 @@ function asResult(scenario: string, target: string, run: LoadResult, cpuMs?: num
     latency: run.latency.summary(),
     ...(cpuMs === undefined ? {} : { serverCpuUsPerOp: perOpUs(cpuMs, run.ok) }),
     errors: run.errors,
+    ...(extra ? { extra } : {}),
   };
 }
 
@@ -43,10 +50,14 @@ export async function noopFetchFloor(load: FetchLoad): Promise<ScenarioResult> {
       { ratePerSecond: load.ratePerSecond, durationMs: load.warmUpMs },
       fetchOne,
     );
-    const { value: run, serverCpuMs } = await withServerCpu(server, () =>
+    const {
+      value: run,
+      serverCpuMs,
+      serverGc,
+    } = await withServerCpu(server, () =>
       constantRate("no-op fetch", { ratePerSecond: load.ratePerSecond, durationMs: load.durationMs }, fetchOne),
     );
-    return asResult("archived-fetch", "no-op gRPC", run, serverCpuMs);
+    return asResult("archived-fetch", "no-op gRPC", run, serverCpuMs, serverGc);
   } finally {
     client.close();
     await server.stop();
