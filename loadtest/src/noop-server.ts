@@ -17,6 +17,7 @@ import {
   type SubscribeRequest,
 } from "../../gateway/gen/broker/broker_pb.js";
 import { registrySource, serveMetrics } from "../../gateway/src/observability/metrics-server.js";
+import { useYoungStreamTablesOnGrpcServer } from "../../gateway/src/transports/grpc/grpc-stream-tables.js";
 import { brokerServiceDefinition } from "../../gateway/src/transports/grpc/service-definition.js";
 
 /**
@@ -25,7 +26,10 @@ import { brokerServiceDefinition } from "../../gateway/src/transports/grpc/servi
  * Publish returns a counter, Fetch a fixed 128-byte message. Subscribe sends
  * headers, and a Publish to a subject someone subscribes to is written to
  * those streams at once (no storage, no fan-out machinery): the delivery
- * ceiling of the same client over the same gRPC stack. Like the gateway it
+ * ceiling of the same client over the same gRPC stack, which includes the
+ * gateway's HTTP/2 stream tables (grpc-stream-tables.ts): without them a
+ * plain grpc-js server promotes its finished calls, and the gateway would be
+ * measured against a floor slower than its own transport. Like the gateway it
  * serves prom-client's default process metrics (the bench reads GC pauses
  * there), so both carry the same collectors. Started as a child process by
  * the bench runner.
@@ -89,6 +93,7 @@ server.bindAsync(`127.0.0.1:${process.env.GRPC_PORT ?? "0"}`, ServerCredentials.
     process.stderr.write(`noop server failed to bind: ${err.message}\n`);
     process.exit(1);
   }
+  useYoungStreamTablesOnGrpcServer(server);
   process.stdout.write(`${JSON.stringify({ msg: "noop listening", grpcPort: port, metricsPort: metrics.port })}\n`);
 });
 process.on("SIGTERM", () => server.tryShutdown(() => process.exit(0)));

@@ -1,5 +1,3 @@
-import { EventEmitter } from "node:events";
-import type { Http2Session } from "node:http2";
 import {
   Server,
   ServerCredentials,
@@ -8,8 +6,8 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Broker } from "../../core/broker.js";
-import { useYoungStreamTables } from "../http2-stream-tables.js";
 import { brokerGrpcService } from "./broker-service.js";
+import { useYoungStreamTablesOnGrpcServer } from "./grpc-stream-tables.js";
 import { addReflection } from "./reflection.js";
 import { brokerServiceDefinition } from "./service-definition.js";
 
@@ -60,24 +58,8 @@ export class GrpcServer {
         (err, port) => (err ? reject(err) : resolve(port)),
       );
     });
-    this.youngStreamTables();
+    useYoungStreamTablesOnGrpcServer(this.server);
     return this.boundPort;
-  }
-
-  /**
-   * Gives each HTTP/2 session stream tables that let finished calls die young
-   * (see http2-stream-tables.ts). grpc-js keeps its http2 servers private: if
-   * that field is not there, sessions keep node's own tables.
-   */
-  private youngStreamTables(): void {
-    const servers = (this.server as unknown as { http2Servers?: unknown }).http2Servers;
-    if (!(servers instanceof Map)) return;
-    for (const [http2Server, info] of servers as Map<unknown, { sessions?: Set<Http2Session> }>) {
-      if (!(http2Server instanceof EventEmitter)) continue;
-      // Before grpc-js's own listener; a session's first stream comes later.
-      http2Server.prependListener("session", useYoungStreamTables);
-      for (const session of info.sessions ?? []) useYoungStreamTables(session);
-    }
   }
 
   get port(): number {
