@@ -48,6 +48,8 @@ export class GatewayMetrics {
   private readonly redisErrors: Counter<"command">;
   private gauges: GatewayGauges | undefined;
   private readonly flushers: (() => void)[] = [];
+  /** Deliveries not yet added to `delivered` (one per message per subscriber: the fan-out's hottest count). */
+  private pendingDeliveries = 0;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -97,6 +99,11 @@ export class GatewayMetrics {
       name: BROKER_METRICS.delivered,
       help: "Messages written to subscriber streams.",
       registers,
+      collect: flush,
+    });
+    this.beforeScrape(() => {
+      if (this.pendingDeliveries > 0) this.delivered.inc(this.pendingDeliveries);
+      this.pendingDeliveries = 0;
     });
     this.deliveryLag = new Histogram({
       name: BROKER_METRICS.deliveryLagSeconds,
@@ -152,8 +159,11 @@ export class GatewayMetrics {
     });
   }
 
-  /** Runs `flusher` before the RPC counters are read (a scrape, or a cluster worker's report). */
-  beforeRpcScrape(flusher: () => void): void {
+  /**
+   * Runs `flusher` before the counters kept as plain numbers are read (a
+   * scrape, or a cluster worker's report): the RPC counts and deliveries.
+   */
+  beforeScrape(flusher: () => void): void {
     this.flushers.push(flusher);
   }
 
@@ -166,7 +176,7 @@ export class GatewayMetrics {
   readonly brokerObserver: BrokerObserver = {
     published: (count) => this.published.inc(count),
     delivered: (message) => {
-      this.delivered.inc();
+      this.pendingDeliveries += 1;
       this.deliveryLag.observe(Math.max(0, Date.now() - message.publishedAt) / 1000);
     },
     subscriberFellBehind: () => this.fellBehind.inc(),

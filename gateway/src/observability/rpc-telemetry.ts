@@ -34,7 +34,7 @@ export class RpcTelemetry {
     private readonly metrics: GatewayMetrics | undefined,
     private readonly tracing: boolean,
   ) {
-    metrics?.beforeRpcScrape(() => {
+    metrics?.beforeScrape(() => {
       for (const variants of this.methods.values()) for (const method of variants) method.flush();
     });
   }
