@@ -57,18 +57,13 @@ export class ArchiveStore {
 
   /** The archive's hot read (Fetch of an id Redis has trimmed): see PointLookup. */
   async get(subject: string, id: number): Promise<StoredMessage | undefined> {
-    let row: LookupRow | undefined;
-    try {
-      row = await this.connections.run(
-        (client) =>
-          new Promise<LookupRow | undefined>((resolve, reject) => {
-            client.query(new PointLookup(subject, id, (err, found) => (err ? reject(err) : resolve(found))));
-          }),
-      );
-    } catch (err) {
-      if ((err as { code?: string }).code === UNDEFINED_TABLE) return undefined;
-      throw err;
-    }
+    const row = await this.run(
+      (client) =>
+        new Promise<LookupRow | undefined>((resolve, reject) => {
+          client.query(new PointLookup(subject, id, (err, found) => (err ? reject(err) : resolve(found))));
+        }),
+      undefined,
+    );
     if (!row) return undefined;
     return {
       id,
@@ -123,12 +118,17 @@ export class ArchiveStore {
     await this.connections.close();
   }
 
-  /** Named, so each pooled connection parses and plans a query once (Fetch is a hot path too). */
+  /** Named, so each connection parses and plans a query once. */
   private async rows<Row extends pg.QueryResultRow>(name: string, text: string, values: unknown[]): Promise<Row[]> {
+    return this.run(async (client) => (await client.query<Row>({ name, text, values })).rows, []);
+  }
+
+  /** Runs `use` on a connection; before the archiver has created the schema the archive is empty (`empty`). */
+  private async run<T>(use: (client: pg.Client) => Promise<T>, empty: T): Promise<T> {
     try {
-      return (await this.connections.run((client) => client.query<Row>({ name, text, values }))).rows;
+      return await this.connections.run(use);
     } catch (err) {
-      if ((err as { code?: string }).code === UNDEFINED_TABLE) return [];
+      if ((err as { code?: string }).code === UNDEFINED_TABLE) return empty;
       throw err;
     }
   }

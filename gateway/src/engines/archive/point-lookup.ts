@@ -10,7 +10,7 @@ import type pg from "pg";
  * replies, so authentication, TLS, errors and timeouts stay pg's.
  */
 export const LOOKUP_STATEMENT = "archive-lookup";
-const LOOKUP_SQL = "SELECT body, published_at, expires_at FROM broker_messages WHERE subject = $1 AND id = $2";
+export const LOOKUP_SQL = "SELECT body, published_at, expires_at FROM broker_messages WHERE subject = $1 AND id = $2";
 
 /** The row's columns as PostgreSQL's text format sends them (body as \x hex). */
 export interface LookupRow {
