@@ -1,4 +1,5 @@
 import pg from "pg";
+import { LOOKUP_SQL, LOOKUP_STATEMENT } from "../../../gateway/src/engines/archive/point-lookup.js";
 
 import { constantRate, type LoadResult } from "../load.js";
 import { RawFetcher } from "../raw-fetcher.js";
@@ -65,8 +66,9 @@ export async function noopFetchFloor(load: FetchLoad): Promise<ScenarioResult> {
 }
 
 /**
- * The archive's point lookup (the gateway's own statement) straight from the
- * load client through a pool as large as the gateway's, at the same rate.
+ * The archive's point lookup (the gateway's own statement, prepared once per
+ * connection) straight from the load client through as many connections as
+ * the gateway may open, at the same rate.
  */
 export async function rawLookupFloor(
   databaseUrl: string,
@@ -78,8 +80,8 @@ export async function rawLookupFloor(
     const lookup = async (i: number) => {
       const { subject, id } = key(i);
       const { rows } = await pool.query({
-        name: "archive-get",
-        text: "SELECT id, body, published_at, expires_at FROM broker_messages WHERE subject = $1 AND id = $2",
+        name: LOOKUP_STATEMENT,
+        text: LOOKUP_SQL,
         values: [subject, id],
       });
       if (rows.length !== 1) throw new Error(`no archived row for ${subject} ${id}`);
