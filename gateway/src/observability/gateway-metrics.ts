@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BrokerObserver } from "../core/observer.js";
+import { LabelFreeHistogram } from "./label-free-histogram.js";
 import { BROKER_METRICS, RPC_METRICS } from "./metric-names.js";
 
 export type RpcType = "unary" | "server_stream" | "client_stream" | "bidi_stream";
@@ -41,7 +42,7 @@ export class GatewayMetrics {
   readonly rpcMsgReceived: Counter<(typeof RPC_LABELS)[number]>;
   private readonly published: Counter;
   private readonly delivered: Counter;
-  private readonly deliveryLag: Histogram;
+  private readonly deliveryLag: LabelFreeHistogram;
   private readonly fellBehind: Counter;
   private readonly terminated: Counter;
   private readonly redisSeconds: Histogram<"command">;
@@ -105,12 +106,12 @@ export class GatewayMetrics {
       if (this.pendingDeliveries > 0) this.delivered.inc(this.pendingDeliveries);
       this.pendingDeliveries = 0;
     });
-    this.deliveryLag = new Histogram({
-      name: BROKER_METRICS.deliveryLagSeconds,
-      help: "Time from a message's publish to its write on a subscriber stream, in seconds.",
-      buckets: LAG_BUCKETS,
+    this.deliveryLag = new LabelFreeHistogram(
+      BROKER_METRICS.deliveryLagSeconds,
+      "Time from a message's publish to its write on a subscriber stream, in seconds.",
+      LAG_BUCKETS,
       registers,
-    });
+    );
     this.fellBehind = new Counter({
       name: BROKER_METRICS.subscriberFellBehind,
       help: "Live subscribers that overflowed their buffer and switched to catching up from storage.",
