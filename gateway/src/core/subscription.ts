@@ -1,5 +1,5 @@
 import type { ReadAfterResult } from "../engines/engine.js";
-import { asStorageError, type BrokerError, resourceExhausted } from "./errors.js";
+import { asStorageError, BrokerError, resourceExhausted } from "./errors.js";
 import { type Delivery, Gap, type StoredMessage } from "./message.js";
 import { type BrokerObserver, NO_OBSERVER } from "./observer.js";
 
@@ -45,7 +45,9 @@ export interface SubscriptionStart {
 }
 
 /**
- * One client's view of a subject: an async iterator of messages in id order.
+ * One client's view of a subject: messages in id order, taken synchronously
+ * with take() by a transport woken through onReadable(), or pulled as an
+ * async iterator (built on the same two).
  *
  * While live it buffers what the fan-out offers, up to a bound. A client that
  * reads too slowly overflows the bound; the subscription then stops buffering
@@ -64,7 +66,8 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
   private live: boolean;
   private done = false;
   private failure: BrokerError | undefined;
-  private wake: (() => void) | undefined;
+  private catchingUp = false;
+  private readable: (() => void) | undefined;
 
   private readonly gaps: GapPolicy;
 
@@ -84,6 +87,7 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
   /** Called by the fan-out with new messages of the subject, in id order. */
   offer(messages: readonly StoredMessage[]): void {
     if (!this.live || this.done) return;
+    let queued = false;
     for (const message of messages) {
       if (message.id <= this.lastQueued) continue;
       if (this.isFull()) {
@@ -93,8 +97,9 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
         break;
       }
       this.push(message);
+      queued = true;
     }
-    this.notify();
+    if (queued) this.notify();
   }
 
   /** Ends the stream normally after nothing more (shutdown). */
@@ -117,22 +122,52 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
     return this.queue.length - this.head;
   }
 
+  /** True once the subscription has ended, normally or with `error`; take() then returns nothing. */
+  get ended(): boolean {
+    return this.done;
+  }
+
+  /** Why the subscription ended, when it failed. */
+  get error(): BrokerError | undefined {
+    return this.failure;
+  }
+
+  /**
+   * Sets the one consumer's wake-up, called synchronously (inside the
+   * fan-out's delivery, or when a catch-up page lands) whenever take() has
+   * something new to return or the subscription has ended. It may be called
+   * when there is nothing new; it must not assume otherwise.
+   */
+  onReadable(callback: () => void): void {
+    this.readable = callback;
+  }
+
+  /**
+   * The next message or Gap, or undefined when none is buffered. A consumer
+   * that finds nothing waits for onReadable. When the subscription is behind,
+   * finding nothing starts the next catch-up read, so storage is read only as
+   * fast as the consumer takes.
+   */
+  take(): Delivery | undefined {
+    if (this.done) return undefined;
+    const message = this.shift();
+    if (message) {
+      if (!(message instanceof Gap)) this.observer.delivered(message);
+      return message;
+    }
+    if (!this.live && !this.catchingUp) this.startCatchUp();
+    return undefined;
+  }
+
   async next(): Promise<IteratorResult<Delivery>> {
     for (;;) {
       if (this.failure) throw this.failure;
       if (this.done) return { done: true, value: undefined };
-      const message = this.shift();
-      if (message) {
-        if (!(message instanceof Gap)) this.observer.delivered(message);
-        return { done: false, value: message };
-      }
-      if (this.live) {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-        });
-      } else {
-        await this.catchUp();
-      }
+      const message = this.take();
+      if (message) return { done: false, value: message };
+      await new Promise<void>((resolve) => {
+        this.readable = resolve;
+      });
     }
   }
 
@@ -145,6 +180,21 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
     return this;
   }
 
+  private startCatchUp(): void {
+    this.catchingUp = true;
+    this.catchUp().then(
+      () => {
+        this.catchingUp = false;
+        this.notify();
+      },
+      (err: unknown) => {
+        this.catchingUp = false;
+        this.fail(asStorageError(err));
+      },
+    );
+  }
+
+  /** Reads one page from storage into the queue (or waits out a storage outage). */
   private async catchUp(): Promise<void> {
     let page: ReadAfterResult;
     try {
@@ -235,9 +285,14 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
     this.notify();
   }
 
+  /** Wakes the consumer. One that throws ends its own subscription, never the fan-out's delivery to others. */
   private notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    const readable = this.readable;
+    if (!readable) return;
+    try {
+      readable();
+    } catch (err) {
+      this.fail(new BrokerError("internal", "subscription consumer failed", { cause: err }));
+    }
   }
 }
