@@ -22,6 +22,8 @@ export function streamSubscription(subscription: Subscription, call: SubscribeCa
 
   /** Ends the call as the subscription ended: normally, or with its error (or the stream's own). */
   const finish = (error: unknown = subscription.error): void => {
+    // Once: ending the call can close it synchronously, which re-enters pump.
+    if (finished) return;
     finished = true;
     call.off("drain", onDrain);
     call.off("cancelled", onGone);
