@@ -3,6 +3,7 @@ import type { MessageResponse, SubscribeRequest } from "../../../gen/broker/brok
 import type { Subscription } from "../../core/subscription.js";
 import { toMessageResponse } from "../messages.js";
 import { toGrpcStatus } from "../status.js";
+import { messageWriter } from "./message-writer.js";
 
 type SubscribeCall = ServerWritableStream<SubscribeRequest, MessageResponse>;
 
@@ -17,6 +18,7 @@ type SubscribeCall = ServerWritableStream<SubscribeRequest, MessageResponse>;
  * buffering and catch up from storage, instead of growing memory here.
  */
 export function streamSubscription(subscription: Subscription, call: SubscribeCall): void {
+  const writer = messageWriter(call);
   let waitingForDrain = false;
   let finished = false;
 
@@ -25,7 +27,6 @@ export function streamSubscription(subscription: Subscription, call: SubscribeCa
     // Once: ending the call can close it synchronously, which re-enters pump.
     if (finished) return;
     finished = true;
-    call.off("drain", onDrain);
     call.off("cancelled", onGone);
     call.off("close", onGone);
     subscription.end();
@@ -38,7 +39,7 @@ export function streamSubscription(subscription: Subscription, call: SubscribeCa
     if (finished || waitingForDrain) return;
     try {
       for (let delivery = subscription.take(); delivery; delivery = subscription.take()) {
-        if (!call.write(toMessageResponse(delivery))) {
+        if (!writer.write(toMessageResponse(delivery))) {
           waitingForDrain = true;
           return;
         }
@@ -63,7 +64,7 @@ export function streamSubscription(subscription: Subscription, call: SubscribeCa
     pump();
   };
 
-  call.on("drain", onDrain);
+  writer.onDrain(onDrain);
   call.once("cancelled", onGone);
   call.once("close", onGone);
   subscription.onReadable(pump);
