@@ -10,8 +10,9 @@ type SubscribeCall = ServerWritableStream<SubscribeRequest, MessageResponse>;
 /**
  * Writes a subscription to a gRPC server stream by draining it: the
  * subscription wakes the stream synchronously (inside the fan-out's delivery
- * loop), and the stream writes everything buffered until the call pushes back,
- * then waits for one 'drain'. No promise or microtask per message: at
+ * loop), and the stream writes everything buffered until its MessageWriter
+ * pushes back, then waits to be told the writes went out (message-writer.ts).
+ * No promise or microtask per message: at
  * fan-out rates that bookkeeping was a measurable share of the server's CPU.
  *
  * Honouring backpressure matters: a slow client makes the subscription stop
