@@ -39,6 +39,8 @@ export interface GatewayConfig {
   readonly metricsPort: number;
   /** At the start of a drain: how long to stay up, reporting not ready, before refusing calls. */
   readonly drainDelayMs: number;
+  /** V8's old-generation growth between full collections, in percent (see heap-growth.ts); 0: V8's own. */
+  readonly heapGrowingPercent: number;
 }
 
 export function loadConfig(env: Env = process.env): GatewayConfig {
@@ -76,5 +78,6 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     console: onOff(env, "CONSOLE", true),
     metricsPort: integer(env, "METRICS_PORT", 9464),
     drainDelayMs: integer(env, "DRAIN_DELAY_MS", 0),
+    heapGrowingPercent: integer(env, "HEAP_GROWING_PERCENT", 300),
   };
 }

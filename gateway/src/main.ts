@@ -1,6 +1,7 @@
 import cluster from "node:cluster";
 import { type GatewayConfig, loadConfig } from "./config.js";
 import { Gateway } from "./gateway.js";
+import { setHeapGrowingPercent } from "./heap-growth.js";
 import { createLogger } from "./observability/logger.js";
 import { answerClusterMetrics, clusterSource, registrySource, serveMetrics } from "./observability/metrics-server.js";
 import { exit, failedToStart, stopOnSignal } from "./process-lifecycle.js";
@@ -66,6 +67,7 @@ async function runPrimary(config: GatewayConfig): Promise<void> {
 
 try {
   const config = loadConfig();
+  setHeapGrowingPercent(config.heapGrowingPercent);
   if (cluster.isPrimary && config.workers > 1) await runPrimary(config);
   else await runGateway(config, cluster.isWorker);
 } catch (err) {

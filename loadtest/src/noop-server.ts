@@ -16,6 +16,8 @@ import {
   PublishResponseSchema,
   type SubscribeRequest,
 } from "../../gateway/gen/broker/broker_pb.js";
+import { loadConfig } from "../../gateway/src/config.js";
+import { setHeapGrowingPercent } from "../../gateway/src/heap-growth.js";
 import { registrySource, serveMetrics } from "../../gateway/src/observability/metrics-server.js";
 import { useYoungStreamTablesOnGrpcServer } from "../../gateway/src/transports/grpc/grpc-stream-tables.js";
 import { brokerServiceDefinition } from "../../gateway/src/transports/grpc/service-definition.js";
@@ -31,8 +33,10 @@ import { brokerServiceDefinition } from "../../gateway/src/transports/grpc/servi
  * plain grpc-js server promotes its finished calls, and the gateway would be
  * measured against a floor slower than its own transport. Like the gateway it
  * serves prom-client's default process metrics (the bench reads GC pauses
- * there), so both carry the same collectors. Started as a child process by
- * the bench runner.
+ * there), so both carry the same collectors, and it lets V8 grow its heap as
+ * the gateway does (HEAP_GROWING_PERCENT, heap-growth.ts), so the floor's GC
+ * pauses are not set differently. Started as a child process by the bench
+ * runner.
  */
 let nextId = 0n;
 const subscribers = new Map<string, Set<ServerWritableStream<SubscribeRequest, MessageResponse>>>();
@@ -83,6 +87,7 @@ const implementation: UntypedServiceImplementation = {
   },
 };
 
+setHeapGrowingPercent(loadConfig().heapGrowingPercent);
 const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
 server.addService(brokerServiceDefinition, implementation);
 const registry = new Registry();
