@@ -19,7 +19,7 @@ describe("MessageWriter on a grpc-js server stream", () => {
     server = new Server();
     server.addService(brokerServiceDefinition, {
       subscribe(call: ServerWritableStream<unknown, MessageResponse>) {
-        const writer = messageWriter(call);
+        const writer = messageWriter(call, (message) => message.body.byteLength);
         const record = { direct: callBeneath(call) !== undefined, waits: 0 };
         seen.push(record);
         let next = 1;

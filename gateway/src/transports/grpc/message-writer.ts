@@ -13,8 +13,15 @@ export interface CallBeneath {
   sendMessage(message: unknown, sent: () => void): void;
 }
 
-/** Messages handed to the call and not yet written out, before write() asks the caller to wait. */
+/**
+ * Handed to the call and not yet written out, before write() asks the caller
+ * to wait: at most 16 messages (an object-mode Writable's bound) and 64 KiB
+ * of bodies (HTTP/2's initial window). A slow client's messages belong in its
+ * subscription's buffer, whose bound is configured (SUBSCRIBER_BUFFER_BYTES),
+ * not here: each message in flight is a framed copy of its own.
+ */
 const MAX_IN_FLIGHT = 16;
+const MAX_IN_FLIGHT_BYTES = 64 * 1024;
 
 /**
  * Writes to grpc-js's call object directly, beneath the Writable that a
@@ -30,25 +37,32 @@ const MAX_IN_FLIGHT = 16;
  * grpc-js keeps that object private (`call`); where it is missing (another
  * grpc-js version), messages go through the stream as usual.
  */
-export function messageWriter<T>(stream: ServerWritableStream<unknown, T>): MessageWriter<T> {
+export function messageWriter<T>(
+  stream: ServerWritableStream<unknown, T>,
+  bytesOf: (message: T) => number,
+): MessageWriter<T> {
   const call = callBeneath(stream);
   if (!call) return streamWriter(stream);
-  let inFlight = 0;
+  // Sizes of the messages in flight, oldest first: a stream's writes complete in order.
+  const sizes: number[] = [];
+  let inFlightBytes = 0;
   let drain: (() => void) | undefined;
   let waiting = false;
   // One callback for every message: no closure per write.
   const sent = () => {
-    inFlight -= 1;
-    if (waiting && inFlight === 0) {
+    inFlightBytes -= sizes.shift() ?? 0;
+    if (waiting && sizes.length === 0) {
       waiting = false;
       drain?.();
     }
   };
   return {
     write(message) {
-      inFlight += 1;
+      const bytes = bytesOf(message);
+      sizes.push(bytes);
+      inFlightBytes += bytes;
       call.sendMessage(message, sent);
-      if (inFlight < MAX_IN_FLIGHT) return true;
+      if (sizes.length < MAX_IN_FLIGHT && inFlightBytes < MAX_IN_FLIGHT_BYTES) return true;
       waiting = true;
       return false;
     },

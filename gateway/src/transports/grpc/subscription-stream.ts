@@ -19,7 +19,7 @@ type SubscribeCall = ServerWritableStream<SubscribeRequest, MessageResponse>;
  * buffering and catch up from storage, instead of growing memory here.
  */
 export function streamSubscription(subscription: Subscription, call: SubscribeCall): void {
-  const writer = messageWriter(call);
+  const writer = messageWriter<MessageResponse>(call, (message) => message.body.byteLength);
   let waitingForDrain = false;
   let finished = false;
 
