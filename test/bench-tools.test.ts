@@ -10,6 +10,7 @@ import {
 } from "../gateway/gen/broker/broker_pb.js";
 import { bodyAndId } from "../loadtest/src/grpc-client.js";
 import { LatencyHistogram } from "../loadtest/src/histogram.js";
+import { constantRate } from "../loadtest/src/load.js";
 import { fetchRequest } from "../loadtest/src/raw-fetcher.js";
 import { idField, publishRequest } from "../loadtest/src/raw-publisher.js";
 import type { ScenarioResult } from "../loadtest/src/results.js";
@@ -148,5 +149,33 @@ describe("The bench's server GC readings", () => {
       serverGcPausesOver10ms: 3,
     });
     assert.deepEqual(gcDuring(undefined, after, 2_000), {});
+  });
+});
+
+describe("The bench's constant-rate loop", () => {
+  it("starts every operation once, in order, never before its due time", async () => {
+    const starts: { i: number; early: number }[] = [];
+    const run = await constantRate("test", { ratePerSecond: 2_000, durationMs: 250 }, async (i, dueAt) => {
+      starts.push({ i, early: dueAt - performance.now() });
+    });
+    assert.equal(run.ok, 500);
+    assert.equal(run.errors, 0);
+    assert.deepEqual(
+      starts.map((s) => s.i),
+      Array.from({ length: 500 }, (_, i) => i),
+    );
+    // The metronome's worker and this thread read one monotonic clock; allow for float rounding only.
+    const earliest = Math.max(...starts.map((s) => s.early));
+    assert.ok(earliest < 0.001, `an operation started ${earliest} ms before it was due`);
+  });
+
+  it("counts an operation that throws or rejects as an error and goes on", async () => {
+    const run = await constantRate("test", { ratePerSecond: 1_000, durationMs: 50 }, (i) => {
+      if (i === 3) throw new Error("thrown");
+      return i === 7 ? Promise.reject(new Error("rejected")) : Promise.resolve();
+    });
+    assert.equal(run.ok, 48);
+    assert.equal(run.errors, 2);
+    assert.match(run.firstError ?? "", /thrown/);
   });
 });

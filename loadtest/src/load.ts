@@ -1,4 +1,5 @@
 import { LatencyHistogram } from "./histogram.js";
+import { Metronome } from "./metronome.js";
 import { progress } from "./progress.js";
 
 export interface LoadResult {
@@ -52,7 +53,8 @@ export async function closedLoop(
  * Open loop at a constant arrival rate: operation i is due at t0 + i/rate
  * (`dueAt`, on the performance.now() clock) and is started then whatever the
  * previous ones are doing. Latency counts from the due time, so a stall shows
- * up (no coordinated omission), the load client's own included.
+ * up (no coordinated omission), the load client's own included. A Metronome
+ * wakes the loop at each due time (Node's own timers would send up to 2 ms late).
  */
 export async function constantRate(
   label: string,
@@ -61,21 +63,26 @@ export async function constantRate(
 ): Promise<LoadResult & { late: number }> {
   const latency = new LatencyHistogram();
   const total = Math.max(1, Math.floor((opts.ratePerSecond * opts.durationMs) / 1000));
+  const intervalMs = 1000 / opts.ratePerSecond;
   let ok = 0;
   let errors = 0;
   let late = 0;
   let firstError: string | undefined;
   const pending = new Set<Promise<void>>();
-  const t0 = performance.now();
   let issued = 0;
-  while (issued < total) {
-    const now = performance.now();
-    const due = Math.min(total, Math.floor(((now - t0) * opts.ratePerSecond) / 1000) + 1);
+  let allIssued!: () => void;
+  const issuing = new Promise<void>((resolve) => {
+    allIssued = resolve;
+  });
+  // Tick i means operation i is due; so is any later one whose time has come (ticks queue while the loop is busy).
+  const issueDue = (tick: number) => {
+    if (issued >= total) return;
+    const due = Math.min(total, Math.max(tick + 1, Math.floor((performance.now() - t0) / intervalMs) + 1));
     // More than 50 ms behind schedule: count it; the sender is the bottleneck.
     if (due - issued > opts.ratePerSecond / 20) late += 1;
     for (; issued < due; issued++) {
-      const dueAt = t0 + (issued * 1000) / opts.ratePerSecond;
-      const p = op(issued, dueAt).then(
+      const dueAt = t0 + issued * intervalMs;
+      const p = started(() => op(issued, dueAt)).then(
         () => {
           ok += 1;
           latency.recordMs(performance.now() - dueAt);
@@ -89,11 +96,27 @@ export async function constantRate(
       void p.finally(() => pending.delete(p));
     }
     progress.update(`${label}: ${issued}/${total} sent, ${ok} ok, ${errors} errors`);
-    const nextDue = t0 + (issued * 1000) / opts.ratePerSecond;
-    await sleep(Math.max(0, Math.min(5, nextDue - performance.now())));
+    if (issued >= total) allIssued();
+  };
+  const metronome = await Metronome.start();
+  const t0 = performance.now() + 1;
+  metronome.run(t0, intervalMs, total, issueDue);
+  try {
+    await Promise.race([issuing, metronome.failed]);
+  } finally {
+    await metronome.stop();
   }
   await Promise.all(pending);
   return { ok, errors, late, elapsedMs: performance.now() - t0, latency, firstError };
+}
+
+/** `start()`'s promise, or a rejected one if it throws before returning one (it runs inside an event handler). */
+function started(start: () => Promise<unknown>): Promise<unknown> {
+  try {
+    return start();
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 export function sleep(ms: number): Promise<void> {
