@@ -7,7 +7,7 @@ import { decodeStreamEntry } from "../archiver/src/entry-decoding.js";
 import { loadMigrations, migrate } from "../archiver/src/migrations.js";
 import type { StoredMessage } from "../gateway/src/core/message.js";
 import { DEFAULT_REDIS_OPTIONS, RedisEngine } from "../gateway/src/engines/redis/redis-engine.js";
-import { decodeEntry } from "../gateway/src/engines/redis/stream-entry.js";
+import { decodeEntry } from "../gateway/src/storage/stream-entry.js";
 import { createDatabase, eventually, query, startArchiver, waitArchivedThrough } from "./support/archive.js";
 import { deleteGatewayKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { DEFAULT_REDIS_OPTIONS, RedisEngine } from "../gateway/src/engines/redis/redis-engine.js";
-import { ARCHIVER_METRICS } from "../gateway/src/observability/metric-names.js";
+import { ARCHIVER_METRICS } from "../gateway/src/process/metric-names.js";
 import { ArchiverProcess, createDatabase, eventually, PrivatePostgres, query } from "./support/archive.js";
 import { DEPLOY, promqlMetricNames, readYaml } from "./support/deploy.js";
 import { familyNames, parseMetrics, type Sample, sumOf } from "./support/metrics.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { loadConfig } from "../gateway/src/config.js";
-import { ConfigError } from "../gateway/src/env.js";
+import { ConfigError } from "../gateway/src/process/env.js";
 
 describe("gateway configuration from the environment", () => {
   it("lets V8 grow the old generation 4x between full collections unless told otherwise", () => {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Broker } from "../gateway/gen/broker/broker_pb.js";
-import { BROKER_METRICS, RPC_METRICS } from "../gateway/src/observability/metric-names.js";
+import { BROKER_METRICS, RPC_METRICS } from "../gateway/src/process/metric-names.js";
 import { brokerClient } from "./support/clients.js";
 import { scrape, sumOf } from "./support/metrics.js";
 import { eventually, freePort, type RunningProcess, startNode } from "./support/node-process.js";

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { ArchiverMetrics } from "../archiver/src/metrics.js";
 import { Broker } from "../gateway/src/core/broker.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS } from "../gateway/src/core/subscription.js";
 import { DEFAULT_MEMORY_OPTIONS, MemoryEngine } from "../gateway/src/engines/memory/memory-engine.js";
-import { ArchiverMetrics } from "../gateway/src/observability/archiver-metrics.js";
 import { GatewayMetrics } from "../gateway/src/observability/gateway-metrics.js";
-import { ARCHIVER_METRICS, BROKER_METRICS, RPC_METRICS } from "../gateway/src/observability/metric-names.js";
-import { type MetricsServer, registrySource, serveMetrics } from "../gateway/src/observability/metrics-server.js";
+import { ARCHIVER_METRICS, BROKER_METRICS, RPC_METRICS } from "../gateway/src/process/metric-names.js";
+import { type MetricsServer, registrySource, serveMetrics } from "../gateway/src/process/metrics-server.js";
 import { brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
 import { parseMetrics, type Sample, scrape, sumOf } from "./support/metrics.js";

@@ -3,14 +3,14 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { tracingEnabled } from "../gateway/src/observability/tracing-env.js";
+import { tracingEnabled } from "../gateway/src/process/tracing-env.js";
 import { type BrokerClient, brokerClient, type Route } from "./support/clients.js";
 import { eventually, freePort, ROOT, type RunningProcess, startNode } from "./support/node-process.js";
 import { OtlpReceiver, type ReceivedSpan } from "./support/otlp-receiver.js";
 import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { bytes } from "./support/streams.js";
 
-const REGISTER = "./gateway/src/observability/register-tracing.ts";
+const REGISTER = "./gateway/src/process/register-tracing.ts";
 
 /** A W3C traceparent as a client's own tracer would send it. */
 function clientTrace() {

@@ -18,7 +18,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import type { StoredMessage } from "../../gateway/src/core/message.js";
 import { DEFAULT_REDIS_OPTIONS, RedisEngine } from "../../gateway/src/engines/redis/redis-engine.js";
-import { subjectRegistryKey } from "../../gateway/src/engines/redis/subject-registry.js";
+import { subjectRegistryKey } from "../../gateway/src/storage/redis-keys.js";
 import { Archiver } from "../src/archiver.js";
 import { loadArchiverConfig } from "../src/config.js";
 import { encodeMessagesForCopy, MESSAGE_COLUMNS } from "../src/copy-encoding.js";

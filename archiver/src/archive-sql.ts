@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { StoredMessage } from "../../gateway/src/core/message.js";
+import type { StoredMessage } from "../../gateway/src/storage/stream-entry.js";
 import { COPY_HEADER, COPY_TRAILER, MESSAGE_COLUMNS } from "./copy-encoding.js";
 import { copyFrom } from "./copy-from.js";
 

@@ -1,13 +1,14 @@
 import { Redis } from "ioredis";
 import pg from "pg";
-import { LAST_ID_SCRIPT } from "../../gateway/src/engines/redis/scripts.js";
-import type { ArchiverMetrics } from "../../gateway/src/observability/archiver-metrics.js";
+import { RedisKeys } from "../../gateway/src/storage/redis-keys.js";
+import { defineScripts } from "../../gateway/src/storage/redis-scripts.js";
 import { BatchTracer } from "./batch-tracer.js";
 import { BulkRedis } from "./bulk-redis.js";
 import type { ArchiverConfig } from "./config.js";
 import { Copier } from "./copier.js";
 import type { CopyStats } from "./copy-stats.js";
 import { HotWindow } from "./hot-window.js";
+import type { ArchiverMetrics } from "./metrics.js";
 import { loadMigrations, migrate } from "./migrations.js";
 import { deleteExpired } from "./retention.js";
 import { StreamReads } from "./stream-reads.js";
@@ -59,7 +60,7 @@ export class Archiver {
       retryStrategy: (attempt) => Math.min(100 * attempt, config.maxBackoffMs),
     });
     this.redis.on("error", () => {}); // surfaced by the failing pass
-    this.redis.defineCommand("brokerLastId", { numberOfKeys: 1, lua: LAST_ID_SCRIPT });
+    defineScripts(this.redis, ["brokerLastId"]);
     this.pool = new pg.Pool({
       connectionString: config.databaseUrl,
       // One connection per batch in flight; retention and discovery use one between passes.
@@ -68,14 +69,14 @@ export class Archiver {
       application_name: "broker-archiver",
     });
     this.pool.on("error", () => {});
-    this.discovery = new SubjectDiscovery(this.redis, config.keyPrefix, config.discoveryIntervalMs);
+    this.discovery = new SubjectDiscovery(this.redis, new RedisKeys(config.keyPrefix), config.discoveryIntervalMs);
     this.hotWindow = new HotWindow(this.redis, config);
     this.bulk = BulkRedis.forUrl(config.redisUrl, {
       commandTimeoutMs: COMMAND_TIMEOUT_MS,
       connectionName: "broker-archiver-bulk",
     });
     this.copier = new Copier(
-      new StreamReads(this.redis, config.keyPrefix, this.bulk),
+      new StreamReads(this.redis, new RedisKeys(config.keyPrefix), this.bulk),
       this.pool,
       this.hotWindow,
       config,

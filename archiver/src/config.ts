@@ -1,5 +1,5 @@
-import { DEFAULT_REDIS_OPTIONS } from "../../gateway/src/engines/redis/redis-engine.js";
-import { type Env, integer } from "../../gateway/src/env.js";
+import { type Env, integer } from "../../gateway/src/process/env.js";
+import { DEFAULT_KEY_PREFIX } from "../../gateway/src/storage/redis-keys.js";
 
 /** Everything the archiver reads from the environment; README "Archive (PostgreSQL)" lists each variable. */
 export interface ArchiverConfig {
@@ -35,7 +35,7 @@ export function loadArchiverConfig(env: Env = process.env): ArchiverConfig {
   return {
     redisUrl: env.REDIS_URL || "redis://127.0.0.1:6379",
     databaseUrl: env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres",
-    keyPrefix: env.REDIS_KEY_PREFIX || DEFAULT_REDIS_OPTIONS.keyPrefix,
+    keyPrefix: env.REDIS_KEY_PREFIX || DEFAULT_KEY_PREFIX,
     batchSize: integer(env, "ARCHIVE_BATCH_SIZE", 5_000, 1),
     concurrency: integer(env, "ARCHIVE_CONCURRENCY", 2, 1),
     // At least 1: Redis then always holds a subject's last entry, which the

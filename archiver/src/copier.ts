@@ -1,5 +1,4 @@
 import type pg from "pg";
-import type { ArchiverMetrics } from "../../gateway/src/observability/archiver-metrics.js";
 import {
   advanceWatermarks,
   copyTuples,
@@ -15,6 +14,7 @@ import { runBatches } from "./batch-queue.js";
 import type { BatchTracer } from "./batch-tracer.js";
 import { type CopyStats, emptyStats } from "./copy-stats.js";
 import type { HotWindow } from "./hot-window.js";
+import type { ArchiverMetrics } from "./metrics.js";
 import { type PreparedEntries, prepareEntries } from "./prepared-entries.js";
 import type { StreamReads, XRangeReply } from "./stream-reads.js";
 

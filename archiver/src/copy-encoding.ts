@@ -1,4 +1,4 @@
-import type { StoredMessage } from "../../gateway/src/core/message.js";
+import type { StoredMessage } from "../../gateway/src/storage/stream-entry.js";
 
 /**
  * PostgreSQL's binary COPY format for broker_messages rows (subject text, id

@@ -1,10 +1,10 @@
-import type { StoredMessage } from "../../gateway/src/core/message.js";
+import type { StoredMessage } from "../../gateway/src/storage/stream-entry.js";
 import {
   decodeEntry,
   FIELD_BODY,
   FIELD_EXPIRES_AT,
   FIELD_PUBLISHED_AT,
-} from "../../gateway/src/engines/redis/stream-entry.js";
+} from "../../gateway/src/storage/stream-entry.js";
 
 const BODY = FIELD_BODY.charCodeAt(0);
 const PUBLISHED_AT = FIELD_PUBLISHED_AT.charCodeAt(0);

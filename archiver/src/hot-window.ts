@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
-import { entryId } from "../../gateway/src/engines/redis/stream-entry.js";
+import { RedisKeys } from "../../gateway/src/storage/redis-keys.js";
+import { entryId } from "../../gateway/src/storage/stream-entry.js";
 
 export interface HotWindowOptions {
   readonly keyPrefix: string;
@@ -36,11 +37,14 @@ interface SubjectWindow {
  */
 export class HotWindow {
   private readonly subjects = new Map<string, SubjectWindow>();
+  private readonly keys: RedisKeys;
 
   constructor(
     private readonly redis: Redis,
     private readonly options: HotWindowOptions,
-  ) {}
+  ) {
+    this.keys = new RedisKeys(options.keyPrefix);
+  }
 
   observeLastId(subject: string, lastId: number): void {
     this.window(subject).lastId = lastId;
@@ -68,7 +72,7 @@ export class HotWindow {
     for (const [subject, window] of this.subjects) {
       const bound = this.trimBound(window, now);
       if (bound <= window.trimmedThrough) continue;
-      pipeline.xtrim(this.options.keyPrefix + subject, "MINID", entryId(bound + 1));
+      pipeline.xtrim(this.keys.stream(subject), "MINID", entryId(bound + 1));
       window.trimmedThrough = bound;
       window.checkpoints = window.checkpoints.filter((checkpoint) => checkpoint.id > bound);
       commands += 1;

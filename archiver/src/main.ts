@@ -1,10 +1,10 @@
-import { ArchiverMetrics } from "../../gateway/src/observability/archiver-metrics.js";
-import { createLogger } from "../../gateway/src/observability/logger.js";
-import { type MetricsServer, registrySource, serveMetrics } from "../../gateway/src/observability/metrics-server.js";
-import { tracingEnabled } from "../../gateway/src/observability/tracing-env.js";
-import { failedToStart, stopOnSignal } from "../../gateway/src/process-lifecycle.js";
+import { createLogger } from "../../gateway/src/process/logger.js";
+import { type MetricsServer, registrySource, serveMetrics } from "../../gateway/src/process/metrics-server.js";
+import { failedToStart, stopOnSignal } from "../../gateway/src/process/process-lifecycle.js";
+import { tracingEnabled } from "../../gateway/src/process/tracing-env.js";
 import { Archiver, type Log } from "./archiver.js";
 import { loadArchiverConfig } from "./config.js";
+import { ArchiverMetrics } from "./metrics.js";
 
 /**
  * The archiver process: `npm run archiver`. JSON log lines (pino, LOG_LEVEL),

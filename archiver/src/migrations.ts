@@ -1,7 +1,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type pg from "pg";
-import { projectRoot } from "../../gateway/src/project-root.js";
+import { projectRoot } from "../../gateway/src/process/project-root.js";
 
 export const MIGRATIONS_DIR = path.join(projectRoot(import.meta.url), "archiver", "migrations");
 

@@ -1,4 +1,4 @@
-import { FIRE_AND_FORGET, type StoredMessage } from "../../gateway/src/core/message.js";
+import { FIRE_AND_FORGET, type StoredMessage } from "../../gateway/src/storage/stream-entry.js";
 import { encodeCopyTuples } from "./copy-encoding.js";
 import { decodeStreamEntry } from "./entry-decoding.js";
 import type { XRangeReply } from "./stream-reads.js";

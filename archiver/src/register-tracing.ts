@@ -5,8 +5,8 @@
  * container image loads the gateway's file for both processes; compose and
  * Kubernetes set OTEL_SERVICE_NAME=broker-archiver for the archiver.
  */
-import { tracingEnabled } from "../../gateway/src/observability/tracing-env.js";
+import { tracingEnabled } from "../../gateway/src/process/tracing-env.js";
 
 if (tracingEnabled()) process.env.OTEL_SERVICE_NAME ||= "broker-archiver";
 // Imported after the line above (a static import would run first).
-await import("../../gateway/src/observability/register-tracing.js");
+await import("../../gateway/src/process/register-tracing.js");

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
-import { entryId, FIELD_PUBLISHED_AT, parseEntryId } from "../../gateway/src/engines/redis/stream-entry.js";
+import type { RedisKeys } from "../../gateway/src/storage/redis-keys.js";
+import { entryId, FIELD_PUBLISHED_AT, parseEntryId } from "../../gateway/src/storage/stream-entry.js";
 import type { BulkRedis } from "./bulk-redis.js";
 
 /** XRANGE's reply, bytes untouched. */
@@ -16,7 +17,7 @@ const CHUNK = 1000;
 export class StreamReads {
   constructor(
     private readonly redis: Redis,
-    private readonly keyPrefix: string,
+    private readonly keys: RedisKeys,
     /** Where the bulk XRANGEs go when set (bulk-redis.ts); else ioredis. */
     private readonly bulk?: BulkRedis,
   ) {}
@@ -40,11 +41,11 @@ export class StreamReads {
         "COUNT",
         1,
         "STREAMS",
-        ...chunk.map((subject) => this.keyPrefix + subject),
+        ...chunk.map((subject) => this.keys.stream(subject)),
         ...chunk.map((subject) => entryId(after(subject))),
       )) as [key: Buffer, entries: XRangeReply][] | null;
       for (const [key, entries] of reply ?? []) {
-        active.push(key.toString("utf8").slice(this.keyPrefix.length));
+        active.push(this.keys.subjectOf(key.toString("utf8")));
         const fields = entries[0]?.[1];
         const publishedAt = fields ? publishedAtOf(fields) : 0;
         if (publishedAt > 0) oldest = Math.min(oldest, publishedAt);
@@ -59,7 +60,7 @@ export class StreamReads {
     for (let start = 0; start < subjects.length; start += CHUNK) {
       const pipeline = this.redis.pipeline();
       for (const subject of subjects.slice(start, start + CHUNK)) {
-        (pipeline as unknown as { brokerLastId(key: string): void }).brokerLastId(this.keyPrefix + subject);
+        (pipeline as unknown as { brokerLastId(key: string): void }).brokerLastId(this.keys.stream(subject));
       }
       for (const [err, raw] of (await pipeline.exec()) ?? []) {
         if (err) throw err;
@@ -73,7 +74,7 @@ export class StreamReads {
   async entries(from: readonly { subject: string; after: number; count: number }[]): Promise<XRangeReply[]> {
     if (from.length === 0) return [];
     const range = ({ subject, after, count }: (typeof from)[number]) =>
-      [this.keyPrefix + subject, `(${entryId(after)}`, "+", "COUNT", String(count)] as const;
+      [this.keys.stream(subject), `(${entryId(after)}`, "+", "COUNT", String(count)] as const;
     if (this.bulk) {
       return (await this.bulk.call(from.map((f) => ["XRANGE", ...range(f)]))) as XRangeReply[];
     }

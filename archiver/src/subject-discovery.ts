@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { subjectRegistryKey } from "../../gateway/src/engines/redis/subject-registry.js";
+import type { RedisKeys } from "../../gateway/src/storage/redis-keys.js";
 
 /**
  * The subjects to archive. Gateways add a subject to the registry set in the
@@ -13,23 +13,23 @@ export class SubjectDiscovery {
 
   constructor(
     private readonly redis: Redis,
-    private readonly keyPrefix: string,
+    private readonly keys: RedisKeys,
     private readonly refreshIntervalMs: number,
   ) {}
 
   get registryKey(): string {
-    return subjectRegistryKey(this.keyPrefix);
+    return this.keys.registry();
   }
 
   /** Registers every existing stream under the prefix (SCAN, once per start). */
   async seedFromKeyspace(): Promise<number> {
-    const pattern = `${this.keyPrefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
+    const pattern = this.keys.streamPattern();
     let cursor = "0";
     let found = 0;
     do {
       const [next, keys] = await this.redis.scan(cursor, "MATCH", pattern, "COUNT", 1000, "TYPE", "stream");
       cursor = next;
-      const subjects = keys.map((key) => key.slice(this.keyPrefix.length));
+      const subjects = keys.map((key) => this.keys.subjectOf(key));
       if (subjects.length > 0) {
         await this.redis.sadd(this.registryKey, ...subjects);
         found += subjects.length;

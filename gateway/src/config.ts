@@ -3,7 +3,8 @@ import { DEFAULT_LIMITS } from "./core/limits.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS } from "./core/subscription.js";
 import { DEFAULT_MEMORY_OPTIONS } from "./engines/memory/memory-engine.js";
 import { DEFAULT_REDIS_OPTIONS } from "./engines/redis/redis-engine.js";
-import { type Env, integer, onOff } from "./env.js";
+import { type Env, integer, onOff } from "./process/env.js";
+import { DEFAULT_KEY_PREFIX } from "./storage/redis-keys.js";
 
 /** Everything the gateway reads from the environment; README lists each variable. */
 export interface GatewayConfig {
@@ -50,7 +51,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     grpcPort: integer(env, "GRPC_PORT", 50051),
     httpPort: integer(env, "HTTP_PORT", 8080),
     redisUrl,
-    redisKeyPrefix: env.REDIS_KEY_PREFIX || DEFAULT_REDIS_OPTIONS.keyPrefix,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX || DEFAULT_KEY_PREFIX,
     redisMaxLenPerSubject: integer(env, "REDIS_MAXLEN", DEFAULT_REDIS_OPTIONS.maxLenPerSubject, 1),
     redisReaderConnections: integer(env, "REDIS_READERS", DEFAULT_REDIS_OPTIONS.readerConnections, 1),
     databaseUrl: env.DATABASE_URL || undefined,

@@ -2,9 +2,9 @@ import cluster from "node:cluster";
 import { type GatewayConfig, loadConfig } from "./config.js";
 import { Gateway } from "./gateway.js";
 import { setHeapGrowingPercent } from "./heap-growth.js";
-import { createLogger } from "./observability/logger.js";
-import { answerClusterMetrics, clusterSource, registrySource, serveMetrics } from "./observability/metrics-server.js";
-import { exit, failedToStart, stopOnSignal } from "./process-lifecycle.js";
+import { createLogger } from "./process/logger.js";
+import { answerClusterMetrics, clusterSource, registrySource, serveMetrics } from "./process/metrics-server.js";
+import { exit, failedToStart, stopOnSignal } from "./process/process-lifecycle.js";
 
 /**
  * The gateway process. With Redis it forks one worker per core (WORKERS) and

@@ -18,7 +18,7 @@ import {
 } from "../../gateway/gen/broker/broker_pb.js";
 import { loadConfig } from "../../gateway/src/config.js";
 import { setHeapGrowingPercent } from "../../gateway/src/heap-growth.js";
-import { registrySource, serveMetrics } from "../../gateway/src/observability/metrics-server.js";
+import { registrySource, serveMetrics } from "../../gateway/src/process/metrics-server.js";
 import { useYoungStreamTablesOnGrpcServer } from "../../gateway/src/transports/grpc/grpc-stream-tables.js";
 import { brokerServiceDefinition } from "../../gateway/src/transports/grpc/service-definition.js";
 

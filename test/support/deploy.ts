@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse, parseAllDocuments } from "yaml";
-import { ArchiverMetrics } from "../../gateway/src/observability/archiver-metrics.js";
+import { ArchiverMetrics } from "../../archiver/src/metrics.js";
 import { GatewayMetrics } from "../../gateway/src/observability/gateway-metrics.js";
 import { ROOT } from "./node-process.js";
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { subjectRegistryKey } from "../../gateway/src/engines/redis/subject-registry.js";
+import { subjectRegistryKey } from "../../gateway/src/storage/redis-keys.js";
 
 /**
  * The shared services of the development and CI machines. Tests use them for

@@ -1,4 +1,4 @@
-import type { Engine } from "../engines/engine.js";
+import type { Engine } from "./engine.js";
 import { asStorageError, invalidArgument, outOfRange, unavailable } from "./errors.js";
 import { Fanout } from "./fanout.js";
 import {

@@ -1,4 +1,4 @@
-import type { Engine } from "../engines/engine.js";
+import type { Engine } from "./engine.js";
 import { dataLoss } from "./errors.js";
 import type { StoredMessage } from "./message.js";
 import { type BrokerObserver, NO_OBSERVER } from "./observer.js";

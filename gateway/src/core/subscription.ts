@@ -1,4 +1,4 @@
-import type { ReadAfterResult } from "../engines/engine.js";
+import type { ReadAfterResult } from "./engine.js";
 import { asStorageError, BrokerError, resourceExhausted } from "./errors.js";
 import { type Delivery, Gap, type StoredMessage } from "./message.js";
 import { type BrokerObserver, NO_OBSERVER } from "./observer.js";

@@ -1,8 +1,8 @@
 import type { Redis } from "ioredis";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BrokerObserver } from "../core/observer.js";
+import { BROKER_METRICS, RPC_METRICS } from "../process/metric-names.js";
 import { LabelFreeHistogram } from "./label-free-histogram.js";
-import { BROKER_METRICS, RPC_METRICS } from "./metric-names.js";
 
 export type RpcType = "unary" | "server_stream" | "client_stream" | "bidi_stream";
 /** Which listener served the call: the @grpc/grpc-js port or the Connect/gRPC-Web/gRPC HTTP port. */

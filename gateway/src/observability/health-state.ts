@@ -1,5 +1,5 @@
 import type { Broker } from "../core/broker.js";
-import type { Engine } from "../engines/engine.js";
+import type { Engine } from "../core/engine.js";
 
 export interface Readiness {
   readonly ready: boolean;

@@ -1,7 +1,7 @@
 import { type Context, context, propagation, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Counter, Histogram } from "prom-client";
+import { grpcCodeName } from "../process/metric-names.js";
 import type { GatewayMetrics, RpcTransport, RpcType } from "./gateway-metrics.js";
-import { grpcCodeName } from "./metric-names.js";
 
 /** One RPC in flight, as both transports report it. */
 export interface RpcCall {

@@ -1,5 +1,5 @@
+import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../../core/engine.js";
 import type { StoredMessage } from "../../core/message.js";
-import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../engine.js";
 import type { ArchiveStore } from "./archive-store.js";
 import { TrimmedIds } from "./trimmed-ids.js";
 

@@ -1,5 +1,5 @@
+import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../../core/engine.js";
 import { FIRE_AND_FORGET, type StoredMessage } from "../../core/message.js";
-import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../engine.js";
 import { SubjectLog } from "./subject-log.js";
 
 export interface MemoryEngineOptions {

@@ -1,15 +1,8 @@
 import { Redis, type RedisOptions } from "ioredis";
+import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../../core/engine.js";
 import type { StoredMessage } from "../../core/message.js";
-import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../engine.js";
-import { corked } from "./corked.js";
-import {
-  APPEND_BATCH_SCRIPT,
-  APPEND_ONCE_SCRIPT,
-  CREATE_STREAM_SCRIPT,
-  GET_MANY_SCRIPT,
-  LAST_ID_SCRIPT,
-  STORED_RANGE_SCRIPT,
-} from "./scripts.js";
+import { DEFAULT_KEY_PREFIX, RedisKeys } from "../../storage/redis-keys.js";
+import { defineScripts } from "../../storage/redis-scripts.js";
 import {
   decodeEntry,
   entryId,
@@ -18,9 +11,9 @@ import {
   FIELD_PUBLISHED_AT,
   NEXT_ID,
   parseEntryId,
-} from "./stream-entry.js";
+} from "../../storage/stream-entry.js";
+import { corked } from "./corked.js";
 import { StreamReader } from "./stream-reader.js";
-import { subjectRegistryKey } from "./subject-registry.js";
 import { TurnBatcher } from "./turn-batcher.js";
 
 export interface RedisEngineOptions {
@@ -62,7 +55,7 @@ type ScriptCommands = {
 };
 
 export const DEFAULT_REDIS_OPTIONS: Omit<RedisEngineOptions, "url"> = {
-  keyPrefix: "broker:stream:",
+  keyPrefix: DEFAULT_KEY_PREFIX,
   maxLenPerSubject: 100_000,
   readerConnections: 2,
   commandTimeoutMs: 2_000,
@@ -89,6 +82,7 @@ const FAIL_FAST: RedisOptions = {
  */
 export class RedisEngine implements Engine {
   private readonly commands: Redis;
+  private readonly keys: RedisKeys;
   private readonly readers: StreamReader[] = [];
   private listener: FeedListener = { messages() {}, lost() {} };
   /** Concurrent appends and gets on one subject share a script call (see TurnBatcher). */
@@ -106,6 +100,7 @@ export class RedisEngine implements Engine {
   );
 
   constructor(private readonly options: RedisEngineOptions) {
+    this.keys = new RedisKeys(options.keyPrefix);
     this.commands = new Redis(options.url, {
       ...FAIL_FAST,
       // No auto-pipelining: the TurnBatchers already group a turn's requests
@@ -116,12 +111,7 @@ export class RedisEngine implements Engine {
     });
     this.commands.on("error", () => {}); // surfaced per command as UNAVAILABLE
     options.instrument?.(this.commands, "commands");
-    this.commands.defineCommand("brokerLastId", { numberOfKeys: 1, lua: LAST_ID_SCRIPT });
-    this.commands.defineCommand("brokerStoredRange", { numberOfKeys: 1, lua: STORED_RANGE_SCRIPT });
-    this.commands.defineCommand("brokerCreateStream", { numberOfKeys: 2, lua: CREATE_STREAM_SCRIPT });
-    this.commands.defineCommand("brokerAppendBatch", { numberOfKeys: 2, lua: APPEND_BATCH_SCRIPT });
-    this.commands.defineCommand("brokerAppendOnce", { numberOfKeys: 3, lua: APPEND_ONCE_SCRIPT });
-    this.commands.defineCommand("brokerGetMany", { numberOfKeys: 1, lua: GET_MANY_SCRIPT });
+    defineScripts(this.commands);
     for (let i = 0; i < options.readerConnections; i++) {
       const connection = new Redis(options.url, { ...FAIL_FAST, connectionName: `broker-reader-${i}` });
       connection.on("error", () => {});
@@ -130,7 +120,7 @@ export class RedisEngine implements Engine {
         new StreamReader(
           connection,
           this.commands,
-          options.keyPrefix,
+          this.keys,
           { blockMs: options.readBlockMs, count: options.readCount, maxRetryDelayMs: 1_000 },
           {
             messages: (subject, messages) => this.listener.messages(subject, messages),
@@ -164,7 +154,7 @@ export class RedisEngine implements Engine {
       const floor = this.options.idFloor ? await this.options.idFloor(subject) : 0;
       id = await this.scripts.brokerCreateStream(
         key,
-        subjectRegistryKey(this.options.keyPrefix),
+        this.keys.registry(),
         floor,
         this.options.maxLenPerSubject,
         subject,
@@ -183,8 +173,8 @@ export class RedisEngine implements Engine {
     const key = this.key(subject);
     // The stream key plus a 0xFF byte, which no UTF-8 subject contains, so
     // this can never be another subject's stream key.
-    const onceKey = Buffer.concat([Buffer.from(key), IDEMPOTENCY_SEPARATOR, Buffer.from(idempotency.key)]);
-    const registry = subjectRegistryKey(this.options.keyPrefix);
+    const onceKey = this.keys.idempotency(subject, idempotency.key);
+    const registry = this.keys.registry();
     const args = [this.options.maxLenPerSubject, idempotency.windowMs, asBuffer(body), Date.now(), expiresAt, subject];
     const reply = await this.withFloor(subject, (floor) =>
       this.scripts.brokerAppendOnce(key, onceKey, registry, floor, ...args),
@@ -196,7 +186,7 @@ export class RedisEngine implements Engine {
   async appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
     const publishedAt = Date.now();
     const key = this.key(subject);
-    const registry = subjectRegistryKey(this.options.keyPrefix);
+    const registry = this.keys.registry();
     const args: (string | number | Buffer)[] = [this.options.maxLenPerSubject, publishedAt, subject];
     for (const { body, expiresAt } of items) args.push(asBuffer(body), expiresAt);
     const ids = await this.withFloor(subject, (floor) => this.scripts.brokerAppendBatch(key, registry, floor, ...args));
@@ -311,7 +301,7 @@ export class RedisEngine implements Engine {
   }
 
   private key(subject: string): string {
-    return this.options.keyPrefix + subject;
+    return this.keys.stream(subject);
   }
 
   private readerFor(subject: string): StreamReader {
@@ -320,8 +310,6 @@ export class RedisEngine implements Engine {
     return this.readers[Math.abs(hash) % this.readers.length] as StreamReader;
   }
 }
-
-const IDEMPOTENCY_SEPARATOR = Buffer.from([0xff]);
 
 /** A Buffer view of the same bytes (no copy), as ioredis sends Buffers verbatim. */
 function asBuffer(body: Uint8Array): Buffer {

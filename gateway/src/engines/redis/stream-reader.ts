@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { StoredMessage } from "../../core/message.js";
-import { decodeEntry, entryId } from "./stream-entry.js";
+import type { RedisKeys } from "../../storage/redis-keys.js";
+import { decodeEntry, entryId } from "../../storage/stream-entry.js";
 
 export interface StreamReaderOptions {
   /** Longest a single XREAD blocks before it is reissued. */
@@ -52,7 +53,7 @@ export class StreamReader {
   constructor(
     private readonly connection: Redis,
     private readonly control: Redis,
-    private readonly keyPrefix: string,
+    private readonly keys: RedisKeys,
     private readonly options: StreamReaderOptions,
     private readonly sink: ReaderSink,
   ) {
@@ -157,7 +158,7 @@ export class StreamReader {
 
   private async read(): Promise<XReadReply> {
     const subjects = [...this.cursors.keys()];
-    const keys = subjects.map((subject) => this.keyPrefix + subject);
+    const keys = subjects.map((subject) => this.keys.stream(subject));
     const ids = subjects.map((subject) => entryId(this.cursors.get(subject) as number));
     this.readingGeneration = this.generation;
     this.reading = true;
@@ -178,7 +179,7 @@ export class StreamReader {
 
   private handle(reply: NonNullable<XReadReply>): void {
     for (const [rawKey, entries] of reply) {
-      const subject = rawKey.toString("utf8").slice(this.keyPrefix.length);
+      const subject = this.keys.subjectOf(rawKey.toString("utf8"));
       const cursor = this.cursors.get(subject);
       if (cursor === undefined) continue;
       const messages: StoredMessage[] = [];

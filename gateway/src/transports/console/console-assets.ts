@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
-import { projectRoot } from "../../project-root.js";
+import { projectRoot } from "../../process/project-root.js";
 
 /** One built file of the web console, held in memory with its gzipped form. */
 export interface ConsoleAsset {

@@ -1,6 +1,6 @@
 import { ConfigError } from "./env.js";
-import type { Logger } from "./observability/logger.js";
-import { shutdownTracing } from "./observability/tracing-env.js";
+import type { Logger } from "./logger.js";
+import { shutdownTracing } from "./tracing-env.js";
 
 /**
  * How the gateway's and the archiver's processes end: on a stop signal, when

@@ -1,4 +1,4 @@
-import type { StoredMessage } from "../../core/message.js";
+import type { StoredMessage } from "../core/message.js";
 
 /**
  * How a message is laid out in a Redis Stream entry. Ids are `0-<n>`: the
@@ -33,3 +33,6 @@ export function decodeEntry(subject: string, rawId: Buffer | string, fields: Buf
   }
   return { id: parseEntryId(rawId), subject, body, publishedAt, expiresAt };
 }
+
+/** What an entry decodes to: the broker's message (re-exported so the archiver needs only this contract). */
+export { FIRE_AND_FORGET, type StoredMessage } from "../core/message.js";

@@ -1,4 +1,4 @@
-import type { StoredMessage } from "../core/message.js";
+import type { StoredMessage } from "./message.js";
 
 /** One message of a batch append. */
 export interface BatchItem {

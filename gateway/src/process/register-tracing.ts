@@ -1,5 +1,5 @@
 /**
- * Load before the app: `node --import ./dist/gateway/src/observability/register-tracing.js dist/gateway/src/main.js`.
+ * Load before the app: `node --import ./dist/gateway/src/process/register-tracing.js dist/gateway/src/main.js`.
  *
  * When the standard OTEL_* variables configure an exporter (for example
  * OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4318), this registers the ES

@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { ARCHIVER_METRICS } from "./metric-names.js";
+import { ARCHIVER_METRICS } from "../../gateway/src/process/metric-names.js";
 
 /**
  * The archiver's metrics, under the names the dashboard and alert rules use.
