@@ -3,12 +3,14 @@ import { before, describe, it } from "node:test";
 import { Code } from "@connectrpc/connect";
 import { rejectsWith } from "./support/assertions.js";
 import { ALL_ROUTES, type BrokerClient, brokerClient } from "./support/clients.js";
+import { TestClock } from "./support/clock.js";
 import { ENGINES, gatewayForSuite } from "./support/gateway.js";
-import { bytes, sleep, subscribeLive, text } from "./support/streams.js";
+import { bytes, subscribeLive, text } from "./support/streams.js";
 
 for (const engine of ENGINES) {
   describe(`the broker API on the ${engine} engine`, () => {
-    const suite = gatewayForSuite(engine, { maxBodyBytes: 64 * 1024 });
+    const clock = new TestClock();
+    const suite = gatewayForSuite(engine, { maxBodyBytes: 64 * 1024 }, { now: clock.now });
 
     for (const route of ALL_ROUTES) {
       describe(`over ${route}`, () => {
@@ -69,7 +71,7 @@ for (const engine of ENGINES) {
           await rejectsWith(client.fetch({ subject, id: ff.id }), Code.InvalidArgument, /fire-and-forget/);
           const short = await client.publish({ subject, body: bytes("y"), expirationSeconds: 1 });
           assert.equal(text((await client.fetch({ subject, id: short.id })).body), "y");
-          await sleep(1_100);
+          clock.advance(1_100);
           await rejectsWith(client.fetch({ subject, id: short.id }), Code.InvalidArgument, /expired/);
         });
 

@@ -28,10 +28,15 @@ const REQUEST_OVERHEAD_BYTES = 64 * 1024;
 /** How long a draining gateway refuses calls with UNAVAILABLE before closing its ports. */
 const DRAIN_GRACE_MS = 250;
 
-export function createEngine(config: GatewayConfig, instrument?: RedisEngineOptions["instrument"]): Engine {
+export function createEngine(
+  config: GatewayConfig,
+  instrument?: RedisEngineOptions["instrument"],
+  now: () => number = Date.now,
+): Engine {
   if (!config.redisUrl) {
     return new MemoryEngine({
       ...DEFAULT_MEMORY_OPTIONS,
+      now,
       maxRetainedBytes: config.memoryMaxBytes,
       maxMessagesPerSubject: config.memoryMaxMessagesPerSubject,
     });
@@ -52,11 +57,13 @@ export function createEngine(config: GatewayConfig, instrument?: RedisEngineOpti
   return archive ? new ArchiveBackedEngine(redis, archive) : redis;
 }
 
-export interface GatewayObservability {
+export interface GatewayOptions {
   /** Where the gateway counts (a fresh registry by default). */
   readonly metrics?: GatewayMetrics;
   /** Spans per RPC (default: when the OTEL_* variables ask for traces). */
   readonly tracing?: boolean;
+  /** The clock expiry is judged by (tests replace it; Redis's own timers, such as idempotency windows, are not). */
+  readonly now?: () => number;
 }
 
 /** A running gateway: the broker and both transports, wired together. */
@@ -74,18 +81,16 @@ export class Gateway {
     private readonly drainDelayMs: number,
   ) {}
 
-  static async start(
-    config: GatewayConfig,
-    storage?: Engine,
-    observability: GatewayObservability = {},
-  ): Promise<Gateway> {
-    const metrics = observability.metrics ?? new GatewayMetrics();
-    const engine = storage ?? createEngine(config, metrics.instrumentRedis);
-    const telemetry = new RpcTelemetry(metrics, observability.tracing ?? tracingEnabled());
+  static async start(config: GatewayConfig, storage?: Engine, options: GatewayOptions = {}): Promise<Gateway> {
+    const metrics = options.metrics ?? new GatewayMetrics();
+    const now = options.now ?? Date.now;
+    const engine = storage ?? createEngine(config, metrics.instrumentRedis, now);
+    const telemetry = new RpcTelemetry(metrics, options.tracing ?? tracingEnabled());
     // Open the ports only once storage answers: the fail-fast Redis client
     // would otherwise refuse the first calls with UNAVAILABLE while it connects.
     await engine.ready();
     const broker = new Broker(engine, {
+      now,
       observer: metrics.brokerObserver,
       limits: { maxSubjectBytes: config.maxSubjectBytes, maxBodyBytes: config.maxBodyBytes },
       maxBatchMessages: config.maxBatchMessages,
