@@ -2,6 +2,7 @@ import { Broker as BrokerService } from "../gen/broker/broker_pb.js";
 import type { GatewayConfig } from "./config.js";
 import { Broker } from "./core/broker.js";
 import type { Engine } from "./core/engine.js";
+import type { Log } from "./core/log.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS } from "./core/subscription.js";
 import { ArchiveBackedEngine } from "./engines/archive/archive-backed-engine.js";
 import { ArchiveStore, DEFAULT_ARCHIVE_STORE_OPTIONS } from "./engines/archive/archive-store.js";
@@ -14,6 +15,7 @@ import { grpcInstrumentation } from "./observability/grpc-telemetry.js";
 import { handleHealthRequest } from "./observability/health-http.js";
 import { HealthState } from "./observability/health-state.js";
 import { RpcTelemetry } from "./observability/rpc-telemetry.js";
+import { defaultLogger } from "./process/logger.js";
 import { tracingEnabled } from "./process/tracing-env.js";
 import { connectHandler } from "./transports/connect/connect-handler.js";
 import { DualProtocolServer } from "./transports/connect/http-server.js";
@@ -28,7 +30,11 @@ const REQUEST_OVERHEAD_BYTES = 64 * 1024;
 /** How long a draining gateway refuses calls with UNAVAILABLE before closing its ports. */
 const DRAIN_GRACE_MS = 250;
 
-export function createEngine(config: GatewayConfig, instrument?: RedisEngineOptions["instrument"]): Engine {
+export function createEngine(
+  config: GatewayConfig,
+  instrument?: RedisEngineOptions["instrument"],
+  log: Log = defaultLogger(),
+): Engine {
   if (!config.redisUrl) {
     return new MemoryEngine({
       ...DEFAULT_MEMORY_OPTIONS,
@@ -37,7 +43,7 @@ export function createEngine(config: GatewayConfig, instrument?: RedisEngineOpti
     });
   }
   const archive = config.databaseUrl
-    ? new ArchiveStore({ ...DEFAULT_ARCHIVE_STORE_OPTIONS, url: config.databaseUrl })
+    ? new ArchiveStore({ ...DEFAULT_ARCHIVE_STORE_OPTIONS, url: config.databaseUrl, log })
     : undefined;
   const redis = new RedisEngine({
     ...DEFAULT_REDIS_OPTIONS,
@@ -48,6 +54,7 @@ export function createEngine(config: GatewayConfig, instrument?: RedisEngineOpti
     // A stream created (new subject, or lost by Redis) continues above the archive's ids.
     ...(archive ? { idFloor: (subject: string) => archive.lastId(subject) } : {}),
     instrument,
+    log,
   });
   return archive ? new ArchiveBackedEngine(redis, archive) : redis;
 }
@@ -57,6 +64,8 @@ export interface GatewayObservability {
   readonly metrics?: GatewayMetrics;
   /** Spans per RPC (default: when the OTEL_* variables ask for traces). */
   readonly tracing?: boolean;
+  /** Where storage failures and bugs are logged (default: the process logger on stdout). */
+  readonly log?: Log;
 }
 
 /** A running gateway: the broker and both transports, wired together. */
@@ -80,13 +89,15 @@ export class Gateway {
     observability: GatewayObservability = {},
   ): Promise<Gateway> {
     const metrics = observability.metrics ?? new GatewayMetrics();
-    const engine = storage ?? createEngine(config, metrics.instrumentRedis);
+    const log = observability.log ?? defaultLogger();
+    const engine = storage ?? createEngine(config, metrics.instrumentRedis, log);
     const telemetry = new RpcTelemetry(metrics, observability.tracing ?? tracingEnabled());
     // Open the ports only once storage answers: the fail-fast Redis client
     // would otherwise refuse the first calls with UNAVAILABLE while it connects.
     await engine.ready();
     const broker = new Broker(engine, {
       observer: metrics.brokerObserver,
+      log,
       limits: { maxSubjectBytes: config.maxSubjectBytes, maxBodyBytes: config.maxBodyBytes },
       maxBatchMessages: config.maxBatchMessages,
       idempotencyWindowMs: config.idempotencyWindowSeconds * 1000,
@@ -94,6 +105,7 @@ export class Gateway {
         ...DEFAULT_SUBSCRIPTION_OPTIONS,
         maxBufferedBytes: config.subscriberBufferBytes,
         maxBufferedMessages: config.subscriberBufferMessages,
+        giveUpAfterMs: config.subscriberStorageTimeoutMs,
       },
     });
     // At least room for the largest body, so an oversized one gets the broker's precise error.
@@ -112,6 +124,7 @@ export class Gateway {
       maxReceiveMessageBytes,
       interceptors: grpcTelemetry.interceptors,
       wrapHandlers: grpcTelemetry.wrap,
+      log,
       extraServices: [
         { definition: healthServiceDefinition, implementation: healthService(health, [BrokerService.typeName]) },
       ],
@@ -120,6 +133,7 @@ export class Gateway {
       connectHandler(broker, {
         maxReceiveMessageBytes,
         interceptors: [connectTelemetryInterceptor(telemetry)],
+        log,
         // Paths the broker's routes do not match: health, the web console (unless CONSOLE=off), else 404.
         fallback: (request, response) => {
           if (handleHealthRequest(health, request, response)) return;
