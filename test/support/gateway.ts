@@ -1,6 +1,6 @@
 import { after, before } from "node:test";
 import { type GatewayConfig, loadConfig } from "../../gateway/src/config.js";
-import { Gateway } from "../../gateway/src/gateway.js";
+import { Gateway, type GatewayObservability } from "../../gateway/src/gateway.js";
 import { deleteGatewayKeys, REDIS_URL, uniquePrefix } from "./services.js";
 
 export type EngineKind = "memory" | "redis";
@@ -10,6 +10,7 @@ export const ENGINES: readonly EngineKind[] = ["memory", "redis"];
 export async function startGateway(
   engine: EngineKind,
   overrides: Partial<GatewayConfig> = {},
+  observability: GatewayObservability = {},
 ): Promise<{ gateway: Gateway; config: GatewayConfig; stop: () => Promise<void> }> {
   const prefix = uniquePrefix("gw");
   const config: GatewayConfig = {
@@ -22,7 +23,7 @@ export async function startGateway(
     shutdownTimeoutMs: 2_000,
     ...overrides,
   };
-  const gateway = await Gateway.start(config);
+  const gateway = await Gateway.start(config, undefined, observability);
   await gateway.engine.ready();
   return {
     gateway,
