@@ -111,7 +111,10 @@ describe("native gRPC: the reason travels in the grpc-status-details-bin trailer
     const proto = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../.ci/contract/broker/broker.proto");
     const definition = loadSync(proto, { keepCase: true, defaults: true });
     const broker = (loadPackageDefinition(definition).broker as GrpcObject).Broker as ServiceClientConstructor;
-    client = new broker(`127.0.0.1:${started.gateway.grpcPort}`, credentials.createInsecure()) as typeof client;
+    client = new broker(
+      `127.0.0.1:${started.gateway.grpcPort}`,
+      credentials.createInsecure(),
+    ) as unknown as typeof client;
   });
   after(async () => {
     client?.close();
