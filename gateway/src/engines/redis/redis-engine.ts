@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis } from "ioredis";
 import {
   type BatchItem,
   type Engine,
@@ -8,8 +8,6 @@ import {
 } from "../../core/engine.js";
 import type { Log } from "../../core/log.js";
 import type { StoredMessage } from "../../core/message.js";
-import { type BackoffPolicy, backoffDelay } from "../../process/backoff.js";
-import { LogThrottle } from "../../process/log-throttle.js";
 import { defaultLogger } from "../../process/logger.js";
 import { DEFAULT_KEY_PREFIX, RedisKeys } from "../../storage/redis-keys.js";
 import { defineScripts } from "../../storage/redis-scripts.js";
@@ -24,6 +22,7 @@ import {
 } from "../../storage/stream-entry.js";
 import { StorageErrors } from "../storage-errors.js";
 import { corked } from "./corked.js";
+import { openConnection, RECONNECT } from "./redis-connection.js";
 import { classifyRedisError } from "./redis-errors.js";
 import { StreamReader } from "./stream-reader.js";
 import { TurnBatcher } from "./turn-batcher.js";
@@ -80,18 +79,6 @@ export const DEFAULT_REDIS_OPTIONS: Omit<RedisEngineOptions, "url"> = {
 /** Most requests per script call (bounds a script's run time in Redis). */
 const MAX_BATCH = 256;
 
-/** Reconnect attempts, and a StreamReader's retries while Redis is unreachable. */
-const RECONNECT: BackoffPolicy = { baseMs: 50, maxMs: 1_000 };
-
-/** Fail fast while disconnected and never replay a write whose fate is unknown. */
-const FAIL_FAST: RedisOptions = {
-  protocol: 2,
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 0,
-  autoResendUnfulfilledCommands: false,
-  retryStrategy: (attempt) => backoffDelay(RECONNECT, attempt),
-};
-
 /**
  * Redis Streams: one stream per subject, written with XADD and read with
  * XRANGE; live messages come from a few StreamReaders, so the number of
@@ -122,20 +109,21 @@ export class RedisEngine implements Engine {
     this.log = options.log ?? defaultLogger();
     this.errors = new StorageErrors("redis", classifyRedisError, this.log);
     this.keys = new RedisKeys(options.keyPrefix);
-    this.commands = new Redis(options.url, {
-      ...FAIL_FAST,
-      // No auto-pipelining: the TurnBatchers already group a turn's requests
-      // and send them on a corked socket (see corked.ts).
-      enableAutoPipelining: false,
-      commandTimeout: options.commandTimeoutMs,
-      connectionName: "broker-commands",
-    });
-    watchConnection(this.commands, this.log);
+    this.commands = openConnection(
+      options.url,
+      {
+        // No auto-pipelining: the TurnBatchers already group a turn's requests
+        // and send them on a corked socket (see corked.ts).
+        enableAutoPipelining: false,
+        commandTimeout: options.commandTimeoutMs,
+        connectionName: "broker-commands",
+      },
+      this.log,
+    );
     options.instrument?.(this.commands, "commands");
     defineScripts(this.commands);
     for (let i = 0; i < options.readerConnections; i++) {
-      const connection = new Redis(options.url, { ...FAIL_FAST, connectionName: `broker-reader-${i}` });
-      watchConnection(connection, this.log);
+      const connection = openConnection(options.url, { connectionName: `broker-reader-${i}` }, this.log);
       options.instrument?.(connection, "reader");
       this.readers.push(
         new StreamReader(
@@ -358,20 +346,6 @@ export class RedisEngine implements Engine {
     for (let i = 0; i < subject.length; i++) hash = (hash * 31 + subject.charCodeAt(i)) | 0;
     return this.readers[Math.abs(hash) % this.readers.length] as StreamReader;
   }
-}
-
-/**
- * Logs a connection's errors once per interval (ioredis emits one per failed
- * reconnect attempt); callers learn of them per command, classified.
- */
-function watchConnection(connection: Redis, log: Log): void {
-  const throttle = new LogThrottle(10_000);
-  const name = connection.options.connectionName;
-  connection.on("error", (err: Error) => {
-    const admitted = throttle.admit("error");
-    if (admitted.log) log.warn({ connection: name, err, suppressed: admitted.suppressed }, "Redis connection error");
-  });
-  connection.on("ready", () => throttle.reset("error"));
 }
 
 /** A Buffer view of the same bytes (no copy), as ioredis sends Buffers verbatim. */
