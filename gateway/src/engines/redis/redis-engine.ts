@@ -138,6 +138,7 @@ export class RedisEngine implements Engine {
             lastId: (subject) => this.lastId(subject),
           },
           this.errors,
+          this.log,
         ),
       );
     }

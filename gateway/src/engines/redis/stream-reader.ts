@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { BrokerError } from "../../core/errors.js";
+import type { Log } from "../../core/log.js";
 import type { StoredMessage } from "../../core/message.js";
 import { type BackoffPolicy, backoffDelay, sleep } from "../../process/backoff.js";
 import type { RedisKeys } from "../../storage/redis-keys.js";
@@ -67,6 +68,7 @@ export class StreamReader {
     private readonly options: StreamReaderOptions,
     private readonly sink: ReaderSink,
     private readonly errors: StorageErrors,
+    private readonly log: Log,
   ) {
     connection.on("close", () => {
       this.clientId = undefined;
@@ -144,6 +146,12 @@ export class StreamReader {
         if (this.clientId === undefined) this.clientId = Number(await this.connection.client("ID"));
         if (this.verifyCursors) await this.checkForLostStreams();
         const reply = await this.read();
+        if (failingSince !== undefined) {
+          this.log.info(
+            { connection: this.connection.options.connectionName, failures, failedForMs: Date.now() - failingSince },
+            "live reads recovered",
+          );
+        }
         failures = 0;
         failingSince = undefined;
         if (reply) this.handle(reply);
@@ -171,6 +179,7 @@ export class StreamReader {
       const lastId = lastIds[i] as number;
       if (cursor === undefined || lastId >= cursor) return;
       // Read on from what the stream holds now; the subscribers are told.
+      this.log.warn({ subject, deliveredThrough: cursor, lastId }, "Redis lost a followed stream's messages");
       this.cursors.set(subject, lastId);
       this.sink.lost(subject, lastId);
     });
