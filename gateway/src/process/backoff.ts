@@ -18,7 +18,11 @@ export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () 
   return Math.round(nominal / 2 + random() * (nominal / 2));
 }
 
-/** Resolves after `ms`. */
+/**
+ * Resolves after `ms`. The timer does not keep the process alive by itself:
+ * a retry loop waiting out an outage must not hold up a process that is
+ * otherwise done (its connections and servers keep it alive while it runs).
+ */
 export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
