@@ -140,6 +140,47 @@ describe("Redis down: calls answer UNAVAILABLE (STORAGE_UNAVAILABLE) with a shor
   });
 });
 
+describe("Redis that cannot take writes right now (a read-only replica) answers UNAVAILABLE, not INTERNAL", () => {
+  let redis: PrivateRedis;
+  let ports: Ports;
+  let stop: () => Promise<void>;
+
+  before(async () => {
+    redis = await PrivateRedis.start();
+    const started = await startGateway("redis", { redisUrl: redis.url }, { log: captureLog().log });
+    ports = started.gateway;
+    stop = started.stop;
+  });
+  after(async () => {
+    const inspector = redis?.connect();
+    await inspector?.replicaof("NO", "ONE");
+    inspector?.disconnect();
+    await stop?.();
+    await redis?.destroy();
+  });
+
+  it("refuses a Publish with STORAGE_UNAVAILABLE while Redis is a replica, and stores it once it is a master again", async () => {
+    const client = brokerClient(ports, "grpc");
+    await client.publish({ subject: "replica", body: bytes("before"), expirationSeconds: 60 });
+    const inspector = redis.connect();
+    try {
+      // A master that does not exist: Redis stays a read-only replica (READONLY to writes).
+      await inspector.replicaof("127.0.0.1", String(await freePort()));
+      const message = await rejectsWithReason(
+        client.publish({ subject: "replica", body: bytes("refused"), expirationSeconds: 60 }),
+        Code.Unavailable,
+        "STORAGE_UNAVAILABLE",
+      );
+      assert.equal(message, "storage unavailable: Redis is a read-only replica");
+      await inspector.replicaof("NO", "ONE");
+      const { id } = await client.publish({ subject: "replica", body: bytes("after"), expirationSeconds: 60 });
+      assert.equal(id, 2n);
+    } finally {
+      inspector.disconnect();
+    }
+  });
+});
+
 describe("archive (PostgreSQL) errors are classified where they arise", () => {
   it("answers INTERNAL and logs the cause when the archive's schema is not what the gateway reads", async () => {
     const db = await createDatabase();
