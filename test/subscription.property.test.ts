@@ -2,8 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { ReadAfterResult } from "../gateway/src/core/engine.js";
+import { SILENT_LOG } from "../gateway/src/core/log.js";
 import { type Delivery, Gap, type StoredMessage } from "../gateway/src/core/message.js";
+import { NO_OBSERVER } from "../gateway/src/core/observer.js";
 import { type CatchUpSource, type GapPolicy, Subscription } from "../gateway/src/core/subscription.js";
+import { LogThrottle } from "../gateway/src/process/log-throttle.js";
 
 /**
  * The subscription state machine (live -> overflow -> catch-up -> live, with
@@ -64,8 +67,15 @@ async function run(policy: GapPolicy, startAfter: number, steps: readonly Step[]
     SUBJECT,
     { after: startAfter, live: true, gaps: policy },
     source,
-    { maxBufferedBytes: 1 << 20, maxBufferedMessages: MAX_BUFFERED, catchUpPageSize: PAGE, retryDelayMs: 1 },
+    {
+      maxBufferedBytes: 1 << 20,
+      maxBufferedMessages: MAX_BUFFERED,
+      catchUpPageSize: PAGE,
+      retryBackoff: { baseMs: 1, maxMs: 1 },
+      giveUpAfterMs: 1_000,
+    },
     () => {},
+    { observer: NO_OBSERVER, log: SILENT_LOG, throttle: new LogThrottle(10_000), now: Date.now },
   );
   const received: Delivery[] = [];
   const read = (count: number) => {

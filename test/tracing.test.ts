@@ -3,7 +3,10 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Redis } from "ioredis";
 import { tracingEnabled } from "../gateway/src/process/tracing-env.js";
+import { RedisKeys } from "../gateway/src/storage/redis-keys.js";
 import { type BrokerClient, brokerClient, type Route } from "./support/clients.js";
 import { eventually, freePort, ROOT, type RunningProcess, startNode } from "./support/node-process.js";
 import { OtlpReceiver, type ReceivedSpan } from "./support/otlp-receiver.js";
@@ -102,6 +105,33 @@ describe("traces exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set", ()
       receiver.spans.find((s) => s.traceId === trace.traceId && s.name === "broker.Broker/Fetch"),
     );
     assert.equal(Number(span.attributes["rpc.grpc.status_code"]), 3);
+  });
+
+  it("writes a storage failure's log line with the failed call's trace id", async () => {
+    const subject = "traced-wrong-type";
+    // A string where the subject's stream belongs: Redis answers WRONGTYPE, a bug as far as the gateway knows.
+    const redis = new Redis(REDIS_URL, { protocol: 2 });
+    await redis.set(new RedisKeys(prefix).stream(subject), "not a stream");
+    redis.disconnect();
+    const trace = clientTrace();
+    await assert.rejects(
+      brokerClient(ports, "grpc").publish(
+        { subject, body: bytes("x"), expirationSeconds: 60 },
+        { headers: { traceparent: trace.traceparent } },
+      ),
+      (err: unknown) =>
+        err instanceof ConnectError && err.code === Code.Internal && err.rawMessage === "internal error",
+    );
+    const line = await eventually("the error's log line", () =>
+      gateway
+        .stdout()
+        .split("\n")
+        .filter((l) => l.includes(subject))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.level === "error"),
+    );
+    assert.equal(line.traceId, trace.traceId);
+    assert.match(JSON.stringify(line.err), /WRONGTYPE/);
   });
 });
 

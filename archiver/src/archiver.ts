@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import pg from "pg";
+import { backoffDelay } from "../../gateway/src/process/backoff.js";
 import { RedisKeys } from "../../gateway/src/storage/redis-keys.js";
 import { defineScripts } from "../../gateway/src/storage/redis-scripts.js";
 import { BatchTracer } from "./batch-tracer.js";
@@ -57,9 +58,10 @@ export class Archiver {
       maxRetriesPerRequest: 1,
       commandTimeout: COMMAND_TIMEOUT_MS,
       connectionName: "broker-archiver",
-      retryStrategy: (attempt) => Math.min(100 * attempt, config.maxBackoffMs),
+      retryStrategy: (attempt) => backoffDelay({ baseMs: 100, maxMs: config.maxBackoffMs }, attempt),
     });
-    this.redis.on("error", () => {}); // surfaced by the failing pass
+    // Without a listener ioredis prints each reconnect failure; the failing pass logs it (once per backoff).
+    this.redis.on("error", () => {});
     defineScripts(this.redis, ["brokerLastId"]);
     this.pool = new pg.Pool({
       connectionString: config.databaseUrl,
@@ -68,6 +70,7 @@ export class Archiver {
       connectionTimeoutMillis: 5_000,
       application_name: "broker-archiver",
     });
+    // An idle client that lost its connection: the pool drops it, and the next pass that needs one reports the failure.
     this.pool.on("error", () => {});
     this.discovery = new SubjectDiscovery(this.redis, new RedisKeys(config.keyPrefix), config.discoveryIntervalMs);
     this.hotWindow = new HotWindow(this.redis, config);
@@ -133,13 +136,14 @@ export class Archiver {
         if (read < this.config.batchSize) await this.sleep(this.config.idleMs);
       } catch (err) {
         failures += 1;
-        const delay = Math.min(100 * 2 ** Math.min(failures, 16), this.config.maxBackoffMs);
+        const delay = backoffDelay({ baseMs: 100, maxMs: this.config.maxBackoffMs }, failures);
         this.log("warn", "archiver pass failed; retrying", { error: String(err), failures, retryInMs: delay });
         // The lag must show the backlog growing while PostgreSQL is down, even
         // when the pass failed before it looked (Redis down too: keep the last look).
         await this.discovery
           .current()
           .then((subjects) => this.copier.measureLag(subjects))
+          // Redis down too: the failure was just logged; keep the last lag measured.
           .catch(() => {});
         await this.sleep(delay);
       }

@@ -164,6 +164,7 @@ export class Copier {
         from.map((f, i) => [f.subject, prepareEntries(f.subject, f.after, replies[i] as XRangeReply, now)]),
       );
     } catch {
+      // Only a prefetch: the batch reads its entries itself, and reports a failure there.
       return new Map();
     }
   }
@@ -243,6 +244,7 @@ export class Copier {
       return { read, advanced };
     } catch (err) {
       broken = err instanceof Error ? err : new Error(String(err));
+      // The connection may be broken (why the batch failed); it is discarded below either way.
       await client.query("ROLLBACK").catch(() => {});
       throw err;
     } finally {

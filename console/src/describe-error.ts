@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { ErrorInfoSchema } from "../../gateway/gen/google/rpc/error_details_pb.js";
 import { BodyEncodingError } from "./body-codec.js";
 
 /** What went wrong, in words a person can act on. */
@@ -11,6 +12,21 @@ export interface Problem {
   readonly kind: "unknown-id" | "expired" | "not-fetchable" | "invalid" | "unreachable" | "error";
 }
 
+/** ErrorInfo.domain of the gateway's errors (gateway/src/transports/status.ts). */
+const GATEWAY_DOMAIN = "broker.gateway";
+
+/** The gateway's reasons (docs/errors.md) this page words differently from their status code. */
+const REASONS: Record<string, Omit<Problem, "detail">> = {
+  UNKNOWN_ID: { title: "Unknown id", kind: "unknown-id" },
+  EXPIRED: { title: "Expired", kind: "expired" },
+  NO_LONGER_RETAINED: { title: "Expired or no longer retained", kind: "expired" },
+  FIRE_AND_FORGET: { title: "Not fetchable", kind: "not-fetchable" },
+  STORAGE_UNAVAILABLE: { title: "Storage unavailable", kind: "unreachable" },
+  SHUTTING_DOWN: { title: "Gateway shutting down", kind: "unreachable" },
+  FELL_BEHIND_RETENTION: { title: "Fell behind retention", kind: "error" },
+  DATA_LOSS: { title: "Storage lost messages", kind: "error" },
+};
+
 const CODE_TITLES: Partial<Record<Code, string>> = {
   [Code.InvalidArgument]: "Invalid request",
   [Code.Unavailable]: "Gateway unavailable",
@@ -20,11 +36,15 @@ const CODE_TITLES: Partial<Record<Code, string>> = {
   [Code.Canceled]: "Cancelled",
 };
 
+/** The gateway's machine-readable reason (a google.rpc.ErrorInfo detail), if the error carries one. */
+export function errorReason(err: ConnectError): string | undefined {
+  return err.findDetails(ErrorInfoSchema).find((info) => info.domain === GATEWAY_DOMAIN)?.reason;
+}
+
 /**
- * Classifies an error from a call. The gateway answers a Fetch it cannot
- * serve with INVALID_ARGUMENT and a message that says why (see
- * gateway/src/core/broker.ts): "unknown id: ...", "... has expired ...",
- * "... expired at ...", "... fire-and-forget ...".
+ * Classifies an error from a call by the reason the gateway attached (see
+ * docs/errors.md), falling back to the status code; the message is shown,
+ * never parsed.
  */
 export function describeError(err: unknown): Problem {
   if (err instanceof BodyEncodingError) return { title: "Invalid body", detail: err.message, kind: "invalid" };
@@ -32,14 +52,12 @@ export function describeError(err: unknown): Problem {
     return { title: "Error", detail: err instanceof Error ? err.message : String(err), kind: "error" };
   }
   const detail = err.rawMessage || Code[err.code];
-  if (err.code === Code.InvalidArgument) {
-    if (detail.startsWith("unknown id")) return { title: "Unknown id", detail, kind: "unknown-id" };
-    if (/\bexpired\b/.test(detail)) return { title: "Expired", detail, kind: "expired" };
-    if (detail.includes("fire-and-forget")) return { title: "Not fetchable", detail, kind: "not-fetchable" };
-    return { title: "Invalid request", detail, kind: "invalid" };
-  }
-  // fetch() failing before any response (gateway down, wrong port) surfaces as UNKNOWN or UNAVAILABLE.
-  if (/failed to fetch|networkerror|load failed/i.test(detail)) {
+  const reason = errorReason(err);
+  const known = reason === undefined ? undefined : REASONS[reason];
+  if (known) return { ...known, detail };
+  if (err.code === Code.InvalidArgument) return { title: "Invalid request", detail, kind: "invalid" };
+  // fetch() failing before any response (gateway down, wrong port) surfaces as UNKNOWN or UNAVAILABLE, with no reason.
+  if (reason === undefined && (err.code === Code.Unknown || err.code === Code.Unavailable)) {
     return { title: "Cannot reach the gateway", detail, kind: "unreachable" };
   }
   const title = CODE_TITLES[err.code] ?? `Error (${Code[err.code]})`;

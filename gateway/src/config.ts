@@ -24,6 +24,8 @@ export interface GatewayConfig {
   readonly memoryMaxMessagesPerSubject: number;
   readonly subscriberBufferBytes: number;
   readonly subscriberBufferMessages: number;
+  /** How long storage reads may keep failing for a subscription before it ends with UNAVAILABLE. */
+  readonly subscriberStorageTimeoutMs: number;
   /** How long an idempotency key dedupes a retried Publish. */
   readonly idempotencyWindowSeconds: number;
   /** Most messages in one PublishBatch. */
@@ -69,6 +71,12 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       env,
       "SUBSCRIBER_BUFFER_MESSAGES",
       DEFAULT_SUBSCRIPTION_OPTIONS.maxBufferedMessages,
+      1,
+    ),
+    subscriberStorageTimeoutMs: integer(
+      env,
+      "SUBSCRIBER_STORAGE_TIMEOUT_MS",
+      DEFAULT_SUBSCRIPTION_OPTIONS.giveUpAfterMs,
       1,
     ),
     idempotencyWindowSeconds: integer(env, "IDEMPOTENCY_WINDOW_SECONDS", 120, 1),

@@ -2,6 +2,7 @@ import { Broker as BrokerService } from "../gen/broker/broker_pb.js";
 import type { GatewayConfig } from "./config.js";
 import { Broker } from "./core/broker.js";
 import type { Engine } from "./core/engine.js";
+import type { Log } from "./core/log.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS } from "./core/subscription.js";
 import { ArchiveBackedEngine } from "./engines/archive/archive-backed-engine.js";
 import { ArchiveStore, DEFAULT_ARCHIVE_STORE_OPTIONS } from "./engines/archive/archive-store.js";
@@ -14,6 +15,7 @@ import { grpcInstrumentation } from "./observability/grpc-telemetry.js";
 import { handleHealthRequest } from "./observability/health-http.js";
 import { HealthState } from "./observability/health-state.js";
 import { RpcTelemetry } from "./observability/rpc-telemetry.js";
+import { defaultLogger } from "./process/logger.js";
 import { tracingEnabled } from "./process/tracing-env.js";
 import { connectHandler } from "./transports/connect/connect-handler.js";
 import { DualProtocolServer } from "./transports/connect/http-server.js";
@@ -31,6 +33,7 @@ const DRAIN_GRACE_MS = 250;
 export function createEngine(
   config: GatewayConfig,
   instrument?: RedisEngineOptions["instrument"],
+  log: Log = defaultLogger(),
   now: () => number = Date.now,
 ): Engine {
   if (!config.redisUrl) {
@@ -42,7 +45,7 @@ export function createEngine(
     });
   }
   const archive = config.databaseUrl
-    ? new ArchiveStore({ ...DEFAULT_ARCHIVE_STORE_OPTIONS, url: config.databaseUrl })
+    ? new ArchiveStore({ ...DEFAULT_ARCHIVE_STORE_OPTIONS, url: config.databaseUrl, log })
     : undefined;
   const redis = new RedisEngine({
     ...DEFAULT_REDIS_OPTIONS,
@@ -53,6 +56,7 @@ export function createEngine(
     // A stream created (new subject, or lost by Redis) continues above the archive's ids.
     ...(archive ? { idFloor: (subject: string) => archive.lastId(subject) } : {}),
     instrument,
+    log,
   });
   return archive ? new ArchiveBackedEngine(redis, archive) : redis;
 }
@@ -64,6 +68,8 @@ export interface GatewayOptions {
   readonly tracing?: boolean;
   /** The clock expiry is judged by (tests replace it; Redis's own timers, such as idempotency windows, are not). */
   readonly now?: () => number;
+  /** Where storage failures and bugs are logged (default: the process logger on stdout). */
+  readonly log?: Log;
 }
 
 /** A running gateway: the broker and both transports, wired together. */
@@ -84,7 +90,8 @@ export class Gateway {
   static async start(config: GatewayConfig, storage?: Engine, options: GatewayOptions = {}): Promise<Gateway> {
     const metrics = options.metrics ?? new GatewayMetrics();
     const now = options.now ?? Date.now;
-    const engine = storage ?? createEngine(config, metrics.instrumentRedis, now);
+    const log = options.log ?? defaultLogger();
+    const engine = storage ?? createEngine(config, metrics.instrumentRedis, log, now);
     const telemetry = new RpcTelemetry(metrics, options.tracing ?? tracingEnabled());
     // Open the ports only once storage answers: the fail-fast Redis client
     // would otherwise refuse the first calls with UNAVAILABLE while it connects.
@@ -92,6 +99,7 @@ export class Gateway {
     const broker = new Broker(engine, {
       now,
       observer: metrics.brokerObserver,
+      log,
       limits: { maxSubjectBytes: config.maxSubjectBytes, maxBodyBytes: config.maxBodyBytes },
       maxBatchMessages: config.maxBatchMessages,
       idempotencyWindowMs: config.idempotencyWindowSeconds * 1000,
@@ -99,6 +107,7 @@ export class Gateway {
         ...DEFAULT_SUBSCRIPTION_OPTIONS,
         maxBufferedBytes: config.subscriberBufferBytes,
         maxBufferedMessages: config.subscriberBufferMessages,
+        giveUpAfterMs: config.subscriberStorageTimeoutMs,
       },
     });
     // At least room for the largest body, so an oversized one gets the broker's precise error.
@@ -117,6 +126,7 @@ export class Gateway {
       maxReceiveMessageBytes,
       interceptors: grpcTelemetry.interceptors,
       wrapHandlers: grpcTelemetry.wrap,
+      log,
       extraServices: [
         { definition: healthServiceDefinition, implementation: healthService(health, [BrokerService.typeName]) },
       ],
@@ -125,6 +135,7 @@ export class Gateway {
       connectHandler(broker, {
         maxReceiveMessageBytes,
         interceptors: [connectTelemetryInterceptor(telemetry)],
+        log,
         // Paths the broker's routes do not match: health, the web console (unless CONSOLE=off), else 404.
         fallback: (request, response) => {
           if (handleHealthRequest(health, request, response)) return;

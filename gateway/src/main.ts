@@ -15,7 +15,7 @@ import { exit, failedToStart, stopOnSignal } from "./process/process-lifecycle.j
 const logger = createLogger("broker-gateway");
 
 async function runGateway(config: GatewayConfig, isWorker: boolean): Promise<void> {
-  const gateway = await Gateway.start(config);
+  const gateway = await Gateway.start(config, undefined, { log: logger });
   const metricsServer = isWorker
     ? undefined
     : await serveMetrics(registrySource(gateway.metrics.registry), config.metricsPort, config.host);

@@ -1,5 +1,5 @@
 import type { Engine } from "./engine.js";
-import { asStorageError, invalidArgument, outOfRange, unavailable } from "./errors.js";
+import { asBrokerError, BrokerError, invalidArgument, outOfRange, unavailable } from "./errors.js";
 import { Fanout } from "./fanout.js";
 import {
   DEFAULT_LIMITS,
@@ -11,6 +11,7 @@ import {
   validateResumePosition,
   validateSubject,
 } from "./limits.js";
+import { type Log, SILENT_LOG } from "./log.js";
 import { FIRE_AND_FORGET, type StoredMessage, unfetchableReason } from "./message.js";
 import { type BrokerObserver, NO_OBSERVER } from "./observer.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS, type Subscription, type SubscriptionOptions } from "./subscription.js";
@@ -40,6 +41,8 @@ export interface BrokerOptions {
   readonly now?: () => number;
   /** Told about publishes and deliveries (metrics). */
   readonly observer?: BrokerObserver;
+  /** Where bugs and subscriptions ended by storage failures are logged. */
+  readonly log?: Log;
 }
 
 /**
@@ -54,6 +57,7 @@ export class Broker {
   private readonly fanout: Fanout;
   private readonly now: () => number;
   private readonly observer: BrokerObserver;
+  private readonly log: Log;
   private accepting = true;
   private inFlight = 0;
   private idle: (() => void) | undefined;
@@ -67,7 +71,12 @@ export class Broker {
     this.maxBatchMessages = options.maxBatchMessages ?? 10_000;
     this.idempotencyWindowMs = options.idempotencyWindowMs ?? 120_000;
     this.observer = options.observer ?? NO_OBSERVER;
-    this.fanout = new Fanout(engine, options.subscriptions ?? DEFAULT_SUBSCRIPTION_OPTIONS, this.observer);
+    this.log = options.log ?? SILENT_LOG;
+    this.fanout = new Fanout(engine, options.subscriptions ?? DEFAULT_SUBSCRIPTION_OPTIONS, {
+      observer: this.observer,
+      log: this.log,
+      now: this.now,
+    });
   }
 
   async publish(input: PublishInput): Promise<Published> {
@@ -93,13 +102,15 @@ export class Broker {
    * Publishes many messages and returns them in request order. Every message
    * is validated before anything is stored; each subject's messages get
    * consecutive ids in request order. A storage failure rejects the call
-   * (UNAVAILABLE) although other subjects' messages may be stored.
+   * (UNAVAILABLE, or INTERNAL) although other subjects' messages may be stored.
    */
   async publishBatch(inputs: readonly PublishInput[]): Promise<StoredMessage[]> {
     this.checkAccepting();
-    if (inputs.length === 0) throw invalidArgument("a batch needs at least one message");
+    if (inputs.length === 0) throw invalidArgument("a batch needs at least one message", { reason: "INVALID_BATCH" });
     if (inputs.length > this.maxBatchMessages) {
-      throw invalidArgument(`a batch carries at most ${this.maxBatchMessages} messages, got ${inputs.length}`);
+      throw invalidArgument(`a batch carries at most ${this.maxBatchMessages} messages, got ${inputs.length}`, {
+        reason: "INVALID_BATCH",
+      });
     }
     const bySubject = new Map<string, { index: number; body: Uint8Array; expiresAt: number }[]>();
     inputs.forEach((input, index) => {
@@ -108,10 +119,16 @@ export class Broker {
         validateBody(input.body, this.limits);
         validateExpiration(input.expirationSeconds);
         if (input.idempotencyKey) {
-          throw invalidArgument("idempotency keys are honoured by Publish only; send keyed messages one by one");
+          throw invalidArgument("idempotency keys are honoured by Publish only; send keyed messages one by one", {
+            reason: "INVALID_BATCH",
+          });
         }
       } catch (err) {
-        throw err instanceof Error ? invalidArgument(`message ${index}: ${err.message}`) : err;
+        if (!(err instanceof BrokerError)) throw err;
+        throw invalidArgument(`message ${index}: ${err.message}`, {
+          reason: err.reason,
+          metadata: { ...err.metadata, index: String(index) },
+        });
       }
       let group = bySubject.get(input.subject);
       if (!group) {
@@ -145,25 +162,35 @@ export class Broker {
       message = await this.engine.get(subject, id);
       if (!message) lastId = await this.engine.lastId(subject);
     } catch (err) {
-      throw asStorageError(err);
+      throw asBrokerError(err, this.log, { operation: "fetch", subject, id });
     }
+    const metadata = { subject, id: String(id) };
     if (!message) {
-      throw invalidArgument(
-        id > lastId
-          ? `unknown id: no message ${id} has been published on subject '${subject}'`
-          : `message ${id} on subject '${subject}' has expired or is no longer retained`,
-      );
+      if (id > lastId) {
+        throw invalidArgument(`unknown id: no message ${id} has been published on subject '${subject}'`, {
+          reason: "UNKNOWN_ID",
+          metadata,
+        });
+      }
+      // Storage no longer tells expired from trimmed once the entry is gone.
+      throw invalidArgument(`message ${id} on subject '${subject}' has expired or is no longer retained`, {
+        reason: "NO_LONGER_RETAINED",
+        metadata,
+      });
     }
     const reason = unfetchableReason(message, this.now());
     if (reason === "fire-and-forget") {
       throw invalidArgument(
         `message ${id} on subject '${subject}' was published fire-and-forget (expirationSeconds 0) and is not fetchable`,
+        { reason: "FIRE_AND_FORGET", metadata },
       );
     }
     if (reason === "expired") {
-      throw invalidArgument(
-        `message ${id} on subject '${subject}' expired at ${new Date(message.expiresAt).toISOString()}`,
-      );
+      const expiredAt = new Date(message.expiresAt).toISOString();
+      throw invalidArgument(`message ${id} on subject '${subject}' expired at ${expiredAt}`, {
+        reason: "EXPIRED",
+        metadata: { ...metadata, expiredAt },
+      });
     }
     return message;
   }
@@ -184,10 +211,13 @@ export class Broker {
     try {
       tail = await this.engine.lastId(subject);
     } catch (err) {
-      throw asStorageError(err);
+      throw asBrokerError(err, this.log, { operation: "subscribe", subject });
     }
     if (resumeAfterId !== undefined && resumeAfterId > tail) {
-      throw outOfRange(`cannot resume after id ${resumeAfterId}: the last id on subject '${subject}' is ${tail}`);
+      throw outOfRange(`cannot resume after id ${resumeAfterId}: the last id on subject '${subject}' is ${tail}`, {
+        reason: "RESUME_BEYOND_LAST_ID",
+        metadata: { subject, lastId: String(tail) },
+      });
     }
     this.checkAccepting();
     if (resumeAfterId === undefined) return this.fanout.subscribe(subject, tail, tail, "fail");
@@ -237,7 +267,7 @@ export class Broker {
     try {
       return await write();
     } catch (err) {
-      throw asStorageError(err);
+      throw asBrokerError(err, this.log, { operation: "publish" });
     } finally {
       this.inFlight -= 1;
       if (this.inFlight === 0) this.idle?.();
@@ -245,6 +275,6 @@ export class Broker {
   }
 
   private checkAccepting(): void {
-    if (!this.accepting) throw unavailable("broker is shutting down");
+    if (!this.accepting) throw unavailable("broker is shutting down", { reason: "SHUTTING_DOWN" });
   }
 }

@@ -1,3 +1,4 @@
+import type { BrokerError } from "./errors.js";
 import type { StoredMessage } from "./message.js";
 
 /** One message of a batch append. */
@@ -29,7 +30,18 @@ export interface FeedListener {
    * ids after `lastId` may be assigned again to new messages.
    */
   lost(subject: string, lastId: number): void;
+  /**
+   * Reading a followed subject's live feed has failed on every attempt since
+   * `failingSince` (ms since the epoch), the latest with `error` (already
+   * classified and logged by the engine). Called after each failed attempt
+   * while it lasts; the fan-out ends the subject's subscriptions once the
+   * failures have lasted past its bound.
+   */
+  failing(subject: string, error: BrokerError, failingSince: number): void;
 }
+
+/** A listener that ignores everything (an engine's before the broker sets its own). */
+export const NO_FEED_LISTENER: FeedListener = { messages() {}, lost() {}, failing() {} };
 
 /**
  * A storage engine: where messages live and how new ones are noticed.
@@ -37,6 +49,8 @@ export interface FeedListener {
  * slow-consumer handling) on these few operations.
  */
 export interface Engine {
+  // Every method rejects only with BrokerErrors: each engine classifies its
+  // own failures (UNAVAILABLE for an outage, INTERNAL otherwise) and logs them.
   /** Stores a message and returns it with its id, assigned atomically per subject. */
   append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage>;
   /**

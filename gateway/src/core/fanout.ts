@@ -1,8 +1,20 @@
+import { LogThrottle } from "../process/log-throttle.js";
 import type { Engine } from "./engine.js";
-import { dataLoss } from "./errors.js";
+import { type BrokerError, dataLoss } from "./errors.js";
+import { type Log, SILENT_LOG } from "./log.js";
 import type { StoredMessage } from "./message.js";
 import { type BrokerObserver, NO_OBSERVER } from "./observer.js";
-import { type CatchUpSource, type GapPolicy, Subscription, type SubscriptionOptions } from "./subscription.js";
+import { storageGaveUp } from "./read-retry.js";
+import {
+  type CatchUpSource,
+  type GapPolicy,
+  Subscription,
+  type SubscriptionHooks,
+  type SubscriptionOptions,
+} from "./subscription.js";
+
+/** How often a repeated subscription failure (an outage) is logged. */
+const LOG_INTERVAL_MS = 10_000;
 
 interface SubjectState {
   readonly subscriptions: Set<Subscription>;
@@ -16,15 +28,24 @@ interface SubjectState {
  */
 export class Fanout implements CatchUpSource {
   private readonly subjects = new Map<string, SubjectState>();
+  private readonly hooks: SubscriptionHooks;
 
   constructor(
     private readonly engine: Engine,
     private readonly options: SubscriptionOptions,
-    private readonly observer: BrokerObserver = NO_OBSERVER,
+    hooks: { observer?: BrokerObserver; log?: Log; now?: () => number } = {},
   ) {
+    const now = hooks.now ?? Date.now;
+    this.hooks = {
+      observer: hooks.observer ?? NO_OBSERVER,
+      log: hooks.log ?? SILENT_LOG,
+      throttle: new LogThrottle(LOG_INTERVAL_MS, now),
+      now,
+    };
     engine.setListener({
       messages: (subject, messages) => this.deliver(subject, messages),
       lost: (subject, lastId) => this.lost(subject, lastId),
+      failing: (subject, error, failingSince) => this.failing(subject, error, failingSince),
     });
   }
 
@@ -48,7 +69,7 @@ export class Fanout implements CatchUpSource {
       this,
       this.options,
       (s) => this.remove(s),
-      this.observer,
+      this.hooks,
     );
     state.subscriptions.add(subscription);
     return subscription;
@@ -103,8 +124,30 @@ export class Fanout implements CatchUpSource {
     const error = dataLoss(
       `storage lost messages of subject '${subject}' after id ${lastId} (Redis restarted without persistence or was flushed); ` +
         "ids after it may be reused: resubscribe",
+      { reason: "DATA_LOSS", metadata: { subject, lastId: String(lastId) } },
     );
     for (const subscription of [...state.subscriptions]) subscription.fail(error);
+  }
+
+  /**
+   * The engine cannot read the subject's live feed: once that has lasted past
+   * the bound, its subscriptions end (UNAVAILABLE), rather than stay open and
+   * silent; clients resubscribe and resume from their last id.
+   */
+  private failing(subject: string, error: BrokerError, failingSince: number): void {
+    const state = this.subjects.get(subject);
+    if (!state) return;
+    const failingForMs = this.hooks.now() - failingSince;
+    if (failingForMs < this.options.giveUpAfterMs) return;
+    const admitted = this.hooks.throttle.admit("live-feed-gave-up");
+    if (admitted.log) {
+      this.hooks.log.warn(
+        { subject, failingForMs, subscriptions: state.subscriptions.size, suppressed: admitted.suppressed, err: error },
+        "live reads kept failing: subscriptions ended",
+      );
+    }
+    const ended = storageGaveUp(subject, error, failingForMs);
+    for (const subscription of [...state.subscriptions]) subscription.fail(ended);
   }
 
   private remove(subscription: Subscription): void {

@@ -1,25 +1,40 @@
+import { sleep } from "../process/backoff.js";
+import type { LogThrottle } from "../process/log-throttle.js";
 import type { ReadAfterResult } from "./engine.js";
-import { asStorageError, BrokerError, resourceExhausted } from "./errors.js";
+import { asBrokerError, type BrokerError, resourceExhausted } from "./errors.js";
+import type { Log } from "./log.js";
 import { type Delivery, Gap, type StoredMessage } from "./message.js";
-import { type BrokerObserver, NO_OBSERVER } from "./observer.js";
+import type { BrokerObserver } from "./observer.js";
+import { ReadRetry, type ReadRetryOptions, storageGaveUp } from "./read-retry.js";
 
-export interface SubscriptionOptions {
+export interface SubscriptionOptions extends ReadRetryOptions {
   /** Bytes of bodies a subscription may hold for a slow client before it stops buffering. */
   readonly maxBufferedBytes: number;
   /** Messages a subscription may hold for a slow client before it stops buffering. */
   readonly maxBufferedMessages: number;
   /** Messages read from storage per catch-up page. */
   readonly catchUpPageSize: number;
-  /** Wait before retrying a catch-up read that failed (storage down). */
-  readonly retryDelayMs: number;
 }
 
 export const DEFAULT_SUBSCRIPTION_OPTIONS: SubscriptionOptions = {
   maxBufferedBytes: 1024 * 1024,
   maxBufferedMessages: 1000,
   catchUpPageSize: 200,
-  retryDelayMs: 250,
+  // Storage reads for a subscription (its catch-up, or its subject's live
+  // feed) that keep failing end it with UNAVAILABLE after giveUpAfterMs, so
+  // no client is left open and silent.
+  retryBackoff: { baseMs: 250, maxMs: 5_000 },
+  giveUpAfterMs: 30_000,
 };
+
+/** What a broker's subscriptions share: metrics, the log and its throttle, the clock. */
+export interface SubscriptionHooks {
+  readonly observer: BrokerObserver;
+  readonly log: Log;
+  /** One per broker, so an outage logs a line per interval, not one per subscription. */
+  readonly throttle: LogThrottle;
+  readonly now: () => number;
+}
 
 /** Where a subscription catches up from when it is not live. */
 export interface CatchUpSource {
@@ -67,6 +82,7 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
   private done = false;
   private failure: BrokerError | undefined;
   private catchingUp = false;
+  private readonly retry: ReadRetry;
   private readable: (() => void) | undefined;
 
   private readonly gaps: GapPolicy;
@@ -77,11 +93,12 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
     private readonly source: CatchUpSource,
     private readonly options: SubscriptionOptions,
     private readonly onClose: (subscription: Subscription) => void,
-    private readonly observer: BrokerObserver = NO_OBSERVER,
+    private readonly hooks: SubscriptionHooks,
   ) {
     this.lastQueued = start.after;
     this.live = start.live;
     this.gaps = start.gaps;
+    this.retry = new ReadRetry(options, hooks.now);
   }
 
   /** Called by the fan-out with new messages of the subject, in id order. */
@@ -93,7 +110,7 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
       if (this.isFull()) {
         // Stop buffering; the consumer will catch up from storage.
         this.live = false;
-        this.observer.subscriberFellBehind();
+        this.hooks.observer.subscriberFellBehind();
         break;
       }
       this.push(message);
@@ -152,7 +169,7 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
     if (this.done) return undefined;
     const message = this.shift();
     if (message) {
-      if (!(message instanceof Gap)) this.observer.delivered(message);
+      if (!(message instanceof Gap)) this.hooks.observer.delivered(message);
       return message;
     }
     if (!this.live && !this.catchingUp) this.startCatchUp();
@@ -189,7 +206,7 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
       },
       (err: unknown) => {
         this.catchingUp = false;
-        this.fail(asStorageError(err));
+        this.fail(asBrokerError(err, this.hooks.log, { operation: "catch-up", subject: this.subject }));
       },
     );
   }
@@ -200,15 +217,10 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
     try {
       page = await this.source.readAfter(this.subject, this.lastQueued, this.options.catchUpPageSize);
     } catch (err) {
-      const error = asStorageError(err);
-      if (error.code !== "unavailable") {
-        this.fail(error);
-        return;
-      }
-      // Storage is down: keep the subscription and retry, as the live feed does.
-      await new Promise((resolve) => setTimeout(resolve, this.options.retryDelayMs));
+      await this.readFailed(err);
       return;
     }
+    this.retry.succeeded();
     if (this.done) return;
     if (page.gap) {
       // Everything before the page's first message is gone.
@@ -227,6 +239,41 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
   }
 
   /**
+   * A catch-up read failed. While storage is unavailable, waits (backing off)
+   * so the next take() retries, until the failures have lasted
+   * `giveUpAfterMs`; then, or at once for any other failure, ends the
+   * subscription with the error.
+   */
+  private async readFailed(err: unknown): Promise<void> {
+    const error = asBrokerError(err, this.hooks.log, { operation: "catch-up read", subject: this.subject });
+    if (error.code !== "unavailable") {
+      this.fail(error);
+      return;
+    }
+    const { failingForMs, retryInMs } = this.retry.failed();
+    if (retryInMs === undefined) {
+      const admitted = this.hooks.throttle.admit("subscription-gave-up");
+      if (admitted.log) {
+        this.hooks.log.warn(
+          { subject: this.subject, failingForMs, suppressed: admitted.suppressed, err: error },
+          "catch-up reads kept failing: subscription ended with UNAVAILABLE",
+        );
+      }
+      this.fail(storageGaveUp(this.subject, error, failingForMs));
+      return;
+    }
+    const admitted = this.hooks.throttle.admit("catch-up-failing");
+    if (admitted.log) {
+      const failures = this.retry.failureCount;
+      this.hooks.log.warn(
+        { subject: this.subject, failures, retryInMs, suppressed: admitted.suppressed, err: error },
+        "catch-up read failed (storage unavailable); retrying",
+      );
+    }
+    await sleep(retryInMs);
+  }
+
+  /**
    * Passes over ids up to `lastMissing`, which storage cannot deliver, as the
    * GapPolicy says. Returns false when the subscription ended instead.
    */
@@ -234,11 +281,12 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
     const firstMissing = this.lastQueued + 1;
     if (lastMissing < firstMissing) return true;
     if (this.gaps === "fail") {
-      this.observer.subscriberTerminated();
+      this.hooks.observer.subscriberTerminated();
       this.fail(
         resourceExhausted(
           `subscriber fell behind retention on subject '${this.subject}': ` +
             `messages after id ${this.lastQueued} are no longer stored`,
+          { reason: "FELL_BEHIND_RETENTION", metadata: { subject: this.subject, lastId: String(this.lastQueued) } },
         ),
       );
       return false;
@@ -292,7 +340,7 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
     try {
       readable();
     } catch (err) {
-      this.fail(new BrokerError("internal", "subscription consumer failed", { cause: err }));
+      this.fail(asBrokerError(err, this.hooks.log, { operation: "subscription consumer", subject: this.subject }));
     }
   }
 }

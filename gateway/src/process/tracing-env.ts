@@ -24,6 +24,7 @@ export async function shutdownTracing(timeoutMs = 2_000): Promise<void> {
   if (!shutdown) return;
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
+    // Spans that cannot be flushed at exit are lost either way; exiting must not wait or fail on them.
     shutdown().catch(() => {}),
     new Promise<void>((resolve) => {
       timer = setTimeout(resolve, timeoutMs);

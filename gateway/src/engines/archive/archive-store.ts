@@ -1,6 +1,10 @@
 import pg from "pg";
+import type { Log } from "../../core/log.js";
 import type { StoredMessage } from "../../core/message.js";
+import { defaultLogger } from "../../process/logger.js";
+import { StorageErrors } from "../storage-errors.js";
 import { PgConnections } from "./pg-connections.js";
+import { classifyPgError } from "./pg-errors.js";
 import { type LookupRow, PointLookup } from "./point-lookup.js";
 
 /**
@@ -13,6 +17,8 @@ export interface ArchiveStoreOptions {
   readonly maxConnections: number;
   /** Connecting or a query taking longer fails (UNAVAILABLE) instead of hanging a Fetch. */
   readonly timeoutMs: number;
+  /** Where archive failures are logged (default: the process logger). */
+  readonly log?: Log;
 }
 
 export const DEFAULT_ARCHIVE_STORE_OPTIONS: Omit<ArchiveStoreOptions, "url"> = {
@@ -45,8 +51,10 @@ interface MessageRow {
 
 export class ArchiveStore {
   private readonly connections: PgConnections;
+  private readonly errors: StorageErrors;
 
   constructor(options: ArchiveStoreOptions) {
+    this.errors = new StorageErrors("archive", classifyPgError, options.log ?? defaultLogger());
     this.connections = new PgConnections({
       url: options.url,
       max: options.maxConnections,
@@ -56,7 +64,11 @@ export class ArchiveStore {
   }
 
   /** The archive's hot read (Fetch of an id Redis has trimmed): see PointLookup. */
-  async get(subject: string, id: number): Promise<StoredMessage | undefined> {
+  get(subject: string, id: number): Promise<StoredMessage | undefined> {
+    return this.errors.guard(this.lookUp(subject, id), "archive get", subject);
+  }
+
+  private async lookUp(subject: string, id: number): Promise<StoredMessage | undefined> {
     const row = await this.run(
       (client) =>
         new Promise<LookupRow | undefined>((resolve, reject) => {
@@ -78,7 +90,11 @@ export class ArchiveStore {
    * The highest id the archiver has processed on the subject (0 when none):
    * an id that was assigned, so every later id must be greater.
    */
-  async lastId(subject: string): Promise<number> {
+  lastId(subject: string): Promise<number> {
+    return this.errors.guard(this.archivedThrough(subject), "archive lastId", subject);
+  }
+
+  private async archivedThrough(subject: string): Promise<number> {
     const rows = await this.rows<{ archived_through: string }>(
       "archive-last-id",
       "SELECT archived_through FROM broker_archive_progress WHERE subject = $1",
@@ -87,7 +103,11 @@ export class ArchiveStore {
     return rows[0] ? Number(rows[0].archived_through) : 0;
   }
 
-  async readRange(subject: string, afterId: number, beforeId: number, limit: number): Promise<ArchiveRange> {
+  readRange(subject: string, afterId: number, beforeId: number, limit: number): Promise<ArchiveRange> {
+    return this.errors.guard(this.range(subject, afterId, beforeId, limit), "archive readRange", subject);
+  }
+
+  private async range(subject: string, afterId: number, beforeId: number, limit: number): Promise<ArchiveRange> {
     const messages = (
       await this.rows<MessageRow>(
         "archive-range",

@@ -43,6 +43,7 @@ export class PgConnections {
   async close(): Promise<void> {
     this.closed = true;
     const slots = this.slots.splice(0);
+    // Ending a connection that already broke fails; it is gone either way.
     await Promise.all(slots.map((slot) => slot.client.end().catch(() => {})));
   }
 
@@ -75,6 +76,7 @@ export class PgConnections {
       slot.dead = true;
       const at = this.slots.indexOf(slot);
       if (at >= 0) this.slots.splice(at, 1);
+      // Ending a broken connection may fail; it is dropped either way.
       client.end().catch(() => {});
     };
     // A failed connect or a lost socket: queries on it fail (pg errors them), later ones reconnect.

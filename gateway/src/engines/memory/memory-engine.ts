@@ -1,4 +1,10 @@
-import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../../core/engine.js";
+import {
+  type BatchItem,
+  type Engine,
+  type FeedListener,
+  NO_FEED_LISTENER,
+  type ReadAfterResult,
+} from "../../core/engine.js";
 import { FIRE_AND_FORGET, type StoredMessage } from "../../core/message.js";
 import { SubjectLog } from "./subject-log.js";
 
@@ -37,7 +43,7 @@ export class MemoryEngine implements Engine {
   private readonly followed = new Set<string>();
   /** subject -> idempotency key -> the id it published and until when it counts. */
   private readonly idempotencyKeys = new Map<string, Map<string, { id: number; until: number }>>();
-  private listener: FeedListener = { messages() {}, lost() {} };
+  private listener: FeedListener = NO_FEED_LISTENER;
   private readonly sweeper: NodeJS.Timeout;
   private readonly now: () => number;
 

@@ -1,6 +1,14 @@
-import { Redis, type RedisOptions } from "ioredis";
-import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../../core/engine.js";
+import type { Redis } from "ioredis";
+import {
+  type BatchItem,
+  type Engine,
+  type FeedListener,
+  NO_FEED_LISTENER,
+  type ReadAfterResult,
+} from "../../core/engine.js";
+import type { Log } from "../../core/log.js";
 import type { StoredMessage } from "../../core/message.js";
+import { defaultLogger } from "../../process/logger.js";
 import { DEFAULT_KEY_PREFIX, RedisKeys } from "../../storage/redis-keys.js";
 import { defineScripts } from "../../storage/redis-scripts.js";
 import {
@@ -12,7 +20,10 @@ import {
   NEXT_ID,
   parseEntryId,
 } from "../../storage/stream-entry.js";
+import { StorageErrors } from "../storage-errors.js";
 import { corked } from "./corked.js";
+import { openConnection, RECONNECT } from "./redis-connection.js";
+import { classifyRedisError } from "./redis-errors.js";
 import { StreamReader } from "./stream-reader.js";
 import { TurnBatcher } from "./turn-batcher.js";
 
@@ -35,6 +46,8 @@ export interface RedisEngineOptions {
   readonly idFloor?: (subject: string) => Promise<number>;
   /** Called with each connection the engine opens (command metrics, in practice). */
   readonly instrument?: (connection: Redis, role: "commands" | "reader") => void;
+  /** Where storage failures and connection events are logged (default: the process logger). */
+  readonly log?: Log;
 }
 
 type ScriptCommands = {
@@ -66,15 +79,6 @@ export const DEFAULT_REDIS_OPTIONS: Omit<RedisEngineOptions, "url"> = {
 /** Most requests per script call (bounds a script's run time in Redis). */
 const MAX_BATCH = 256;
 
-/** Fail fast while disconnected and never replay a write whose fate is unknown. */
-const FAIL_FAST: RedisOptions = {
-  protocol: 2,
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 0,
-  autoResendUnfulfilledCommands: false,
-  retryStrategy: (attempt) => Math.min(50 * attempt, 1_000),
-};
-
 /**
  * Redis Streams: one stream per subject, written with XADD and read with
  * XRANGE; live messages come from a few StreamReaders, so the number of
@@ -84,11 +88,13 @@ export class RedisEngine implements Engine {
   private readonly commands: Redis;
   private readonly keys: RedisKeys;
   private readonly readers: StreamReader[] = [];
-  private listener: FeedListener = { messages() {}, lost() {} };
+  private listener: FeedListener = NO_FEED_LISTENER;
+  private readonly errors: StorageErrors;
+  private readonly log: Log;
   /** Concurrent appends and gets on one subject share a script call (see TurnBatcher). */
   private readonly appends = new TurnBatcher<BatchItem, StoredMessage>(
     (subject, item) => this.appendOne(subject, item.body, item.expiresAt),
-    (subject, items) => this.appendBatch(subject, items),
+    (subject, items) => this.storeBatch(subject, items),
     MAX_BATCH,
     (sendAll) => corked(this.commands, sendAll),
   );
@@ -100,40 +106,46 @@ export class RedisEngine implements Engine {
   );
 
   constructor(private readonly options: RedisEngineOptions) {
+    this.log = options.log ?? defaultLogger();
+    this.errors = new StorageErrors("redis", classifyRedisError, this.log);
     this.keys = new RedisKeys(options.keyPrefix);
-    this.commands = new Redis(options.url, {
-      ...FAIL_FAST,
-      // No auto-pipelining: the TurnBatchers already group a turn's requests
-      // and send them on a corked socket (see corked.ts).
-      enableAutoPipelining: false,
-      commandTimeout: options.commandTimeoutMs,
-      connectionName: "broker-commands",
-    });
-    this.commands.on("error", () => {}); // surfaced per command as UNAVAILABLE
+    this.commands = openConnection(
+      options.url,
+      {
+        // No auto-pipelining: the TurnBatchers already group a turn's requests
+        // and send them on a corked socket (see corked.ts).
+        enableAutoPipelining: false,
+        commandTimeout: options.commandTimeoutMs,
+        connectionName: "broker-commands",
+      },
+      this.log,
+    );
     options.instrument?.(this.commands, "commands");
     defineScripts(this.commands);
     for (let i = 0; i < options.readerConnections; i++) {
-      const connection = new Redis(options.url, { ...FAIL_FAST, connectionName: `broker-reader-${i}` });
-      connection.on("error", () => {});
+      const connection = openConnection(options.url, { connectionName: `broker-reader-${i}` }, this.log);
       options.instrument?.(connection, "reader");
       this.readers.push(
         new StreamReader(
           connection,
           this.commands,
           this.keys,
-          { blockMs: options.readBlockMs, count: options.readCount, maxRetryDelayMs: 1_000 },
+          { blockMs: options.readBlockMs, count: options.readCount, retryBackoff: RECONNECT },
           {
             messages: (subject, messages) => this.listener.messages(subject, messages),
             lost: (subject, lastId) => this.listener.lost(subject, lastId),
+            failing: (subject, error, since) => this.listener.failing(subject, error, since),
             lastId: (subject) => this.lastId(subject),
           },
+          this.errors,
+          this.log,
         ),
       );
     }
   }
 
   append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
-    return this.appends.submit(subject, { body, expiresAt });
+    return this.errors.guard(this.appends.submit(subject, { body, expiresAt }), "append", subject);
   }
 
   private async appendOne(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
@@ -164,7 +176,16 @@ export class RedisEngine implements Engine {
     return { id: parseEntryId(id), subject, body, publishedAt, expiresAt };
   }
 
-  async appendOnce(
+  appendOnce(
+    subject: string,
+    body: Uint8Array,
+    expiresAt: number,
+    idempotency: { key: string; windowMs: number },
+  ): Promise<{ id: number; duplicate: boolean }> {
+    return this.errors.guard(this.storeOnce(subject, body, expiresAt, idempotency), "appendOnce", subject);
+  }
+
+  private async storeOnce(
     subject: string,
     body: Uint8Array,
     expiresAt: number,
@@ -183,7 +204,11 @@ export class RedisEngine implements Engine {
     return { id: parseEntryId(id), duplicate: duplicate === 1 };
   }
 
-  async appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
+  appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
+    return this.errors.guard(this.storeBatch(subject, items), "appendBatch", subject);
+  }
+
+  private async storeBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
     const publishedAt = Date.now();
     const key = this.key(subject);
     const registry = this.keys.registry();
@@ -212,7 +237,7 @@ export class RedisEngine implements Engine {
   }
 
   get(subject: string, id: number): Promise<StoredMessage | undefined> {
-    return this.gets.submit(subject, id);
+    return this.errors.guard(this.gets.submit(subject, id), "get", subject);
   }
 
   private async getMany(subject: string, ids: readonly number[]): Promise<(StoredMessage | undefined)[]> {
@@ -236,22 +261,34 @@ export class RedisEngine implements Engine {
     return entry ? decodeEntry(subject, entry[0], entry[1]) : undefined;
   }
 
-  async lastId(subject: string): Promise<number> {
+  lastId(subject: string): Promise<number> {
+    return this.errors.guard(this.readLastId(subject), "lastId", subject);
+  }
+
+  private async readLastId(subject: string): Promise<number> {
     return parseEntryId(await this.scripts.brokerLastId(this.key(subject)));
   }
 
   /** The first id still stored (0 when none) and the last id ever assigned (0 when none). */
-  async storedRange(subject: string): Promise<{ first: number; last: number }> {
+  storedRange(subject: string): Promise<{ first: number; last: number }> {
+    return this.errors.guard(this.readStoredRange(subject), "storedRange", subject);
+  }
+
+  private async readStoredRange(subject: string): Promise<{ first: number; last: number }> {
     const [first, last] = await this.scripts.brokerStoredRange(this.key(subject));
     return { first: parseEntryId(first), last: parseEntryId(last) };
   }
 
-  async readAfter(subject: string, afterId: number, limit: number): Promise<ReadAfterResult> {
+  readAfter(subject: string, afterId: number, limit: number): Promise<ReadAfterResult> {
+    return this.errors.guard(this.readRange(subject, afterId, limit), "readAfter", subject);
+  }
+
+  private async readRange(subject: string, afterId: number, limit: number): Promise<ReadAfterResult> {
     const entries = await this.commands.xrangeBuffer(this.key(subject), `(${entryId(afterId)}`, "+", "COUNT", limit);
     const messages = entries.map(([id, fields]) => decodeEntry(subject, id, fields));
     const first = messages[0];
     // Ids are contiguous per subject, so a jump past afterId + 1 means trimmed entries.
-    const gap = first ? first.id > afterId + 1 : (await this.lastId(subject)) > afterId;
+    const gap = first ? first.id > afterId + 1 : (await this.readLastId(subject)) > afterId;
     return { messages, gap };
   }
 
@@ -288,6 +325,7 @@ export class RedisEngine implements Engine {
 
   async close(): Promise<void> {
     await Promise.all(this.readers.map((reader) => reader.close()));
+    // QUIT fails when the connection is already down: then just drop it.
     await this.commands.quit().catch(() => this.commands.disconnect());
   }
 

@@ -1,21 +1,27 @@
 import type { Redis } from "ioredis";
+import type { BrokerError } from "../../core/errors.js";
+import type { Log } from "../../core/log.js";
 import type { StoredMessage } from "../../core/message.js";
+import { type BackoffPolicy, backoffDelay, sleep } from "../../process/backoff.js";
 import type { RedisKeys } from "../../storage/redis-keys.js";
 import { decodeEntry, entryId } from "../../storage/stream-entry.js";
+import type { StorageErrors } from "../storage-errors.js";
 
 export interface StreamReaderOptions {
   /** Longest a single XREAD blocks before it is reissued. */
   readonly blockMs: number;
   /** Entries per stream per XREAD. */
   readonly count: number;
-  /** Longest wait between retries while Redis is unreachable. */
-  readonly maxRetryDelayMs: number;
+  /** Waits between retries while reads fail (Redis unreachable). */
+  readonly retryBackoff: BackoffPolicy;
 }
 
 /** Where a reader's findings go, and how it asks a subject's last id. */
 export interface ReaderSink {
   messages(subject: string, messages: StoredMessage[]): void;
   lost(subject: string, lastId: number): void;
+  /** Reads of the subject have failed since `failingSince`, the latest with `error` (see FeedListener). */
+  failing(subject: string, error: BrokerError, failingSince: number): void;
   lastId(subject: string): Promise<number>;
 }
 type XReadReply = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][] | null;
@@ -35,6 +41,11 @@ type XReadReply = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][] | n
  * which XREAD past the cursor would never show. So after every reconnect and
  * every idle read the reader compares each cursor with the stream's last id
  * and reports a subject whose stream went back as lost.
+ *
+ * A failed read is classified and logged (StorageErrors, once per interval),
+ * retried with backoff, and reported to the sink for each subject with the
+ * time the failures began, so the broker can end subscriptions that would
+ * otherwise wait silently for as long as Redis stays away.
  */
 export class StreamReader {
   private readonly cursors = new Map<string, number>();
@@ -56,6 +67,8 @@ export class StreamReader {
     private readonly keys: RedisKeys,
     private readonly options: StreamReaderOptions,
     private readonly sink: ReaderSink,
+    private readonly errors: StorageErrors,
+    private readonly log: Log,
   ) {
     connection.on("close", () => {
       this.clientId = undefined;
@@ -102,6 +115,7 @@ export class StreamReader {
       while (!this.closed && this.reading && this.readingGeneration < this.generation) {
         const id = this.clientId;
         // 1 when the reader was blocked; 0 when its XREAD has not reached Redis yet.
+        // A failed UNBLOCK (Redis down) counts as "not blocked yet": the loop tries again.
         const unblocked = id === undefined ? 0 : await this.control.client("UNBLOCK", id).catch(() => 0);
         if (unblocked === 1) {
           this.interrupted = true;
@@ -116,8 +130,12 @@ export class StreamReader {
 
   private async run(): Promise<void> {
     let failures = 0;
+    let failingSince: number | undefined;
     while (!this.closed) {
       if (this.cursors.size === 0) {
+        // Nobody to tell about failures: a later follow starts a fresh streak.
+        failures = 0;
+        failingSince = undefined;
         await new Promise<void>((resolve) => {
           this.wakeIdle = resolve;
         });
@@ -128,16 +146,26 @@ export class StreamReader {
         if (this.clientId === undefined) this.clientId = Number(await this.connection.client("ID"));
         if (this.verifyCursors) await this.checkForLostStreams();
         const reply = await this.read();
+        if (failingSince !== undefined) {
+          this.log.info(
+            { connection: this.connection.options.connectionName, failures, failedForMs: Date.now() - failingSince },
+            "live reads recovered",
+          );
+        }
         failures = 0;
+        failingSince = undefined;
         if (reply) this.handle(reply);
         // A read idle for blockMs is a cheap moment to look for data lost
         // without a reconnect (FLUSHALL); one cut short by new subjects is not.
         else if (!this.interrupted) this.verifyCursors = true;
         this.interrupted = false;
-      } catch {
+      } catch (err) {
         if (this.closed) break;
         failures += 1;
-        await sleep(Math.min(50 * 2 ** failures, this.options.maxRetryDelayMs));
+        failingSince ??= Date.now();
+        const error = this.errors.toBrokerError(err, "live read");
+        for (const subject of [...this.cursors.keys()]) this.sink.failing(subject, error, failingSince);
+        await sleep(backoffDelay(this.options.retryBackoff, failures));
       }
     }
   }
@@ -151,6 +179,7 @@ export class StreamReader {
       const lastId = lastIds[i] as number;
       if (cursor === undefined || lastId >= cursor) return;
       // Read on from what the stream holds now; the subscribers are told.
+      this.log.warn({ subject, deliveredThrough: cursor, lastId }, "Redis lost a followed stream's messages");
       this.cursors.set(subject, lastId);
       this.sink.lost(subject, lastId);
     });
@@ -193,8 +222,4 @@ export class StreamReader {
       this.sink.messages(subject, messages);
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,6 +1,7 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Broker } from "../../core/broker.js";
+import { type Log, SILENT_LOG } from "../../core/log.js";
 import { brokerRoutes } from "./broker-routes.js";
 import { handleCors } from "./cors.js";
 import { earlyHeadersContext } from "./early-headers.js";
@@ -13,6 +14,8 @@ export interface ConnectHandlerOptions {
   readonly fallback?: HttpHandler;
   /** Observe every call (metrics, spans). */
   readonly interceptors?: Interceptor[];
+  /** Where calls that failed with a bug are logged. */
+  readonly log?: Log;
 }
 
 /** Connect, gRPC-Web and gRPC for the broker, with CORS for browsers. */
@@ -21,7 +24,7 @@ export function connectHandler(broker: Broker, options: ConnectHandlerOptions): 
   // connect-node hands `contextValues` only the request; remember its response.
   const responses = new WeakMap<object, NodeResponse>();
   const adapter = connectNodeAdapter({
-    routes: brokerRoutes(broker),
+    routes: brokerRoutes(broker, options.log ?? SILENT_LOG),
     readMaxBytes: options.maxReceiveMessageBytes,
     interceptors: options.interceptors ?? [],
     // No compression: Subscribe sends its headers early (early-headers.ts),

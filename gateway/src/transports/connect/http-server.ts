@@ -39,6 +39,7 @@ export class DualProtocolServer {
       // HTTP/2 PINGs keep idle Subscribe streams' connections alive through
       // proxies and NATs without sending anything a client sees as a message.
       const keepalive = setInterval(() => {
+        // A ping that fails means the session is closing; its own close handling cleans up.
         if (!session.closed && !session.destroyed) session.ping(() => {});
       }, KEEPALIVE_MS);
       keepalive.unref();

@@ -6,6 +6,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Broker } from "../../core/broker.js";
+import { type Log, SILENT_LOG } from "../../core/log.js";
 import { brokerGrpcService } from "./broker-service.js";
 import { useYoungStreamTablesOnGrpcServer } from "./grpc-stream-tables.js";
 import { addReflection } from "./reflection.js";
@@ -22,6 +23,8 @@ export interface GrpcServerOptions {
   readonly wrapHandlers?: (implementation: UntypedServiceImplementation) => UntypedServiceImplementation;
   /** Served beside the broker (the gRPC health service). */
   readonly extraServices?: readonly { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[];
+  /** Where calls that failed with a bug are logged. */
+  readonly log?: Log;
 }
 
 /** A native gRPC (HTTP/2) server for the broker on @grpc/grpc-js. */
@@ -42,7 +45,7 @@ export class GrpcServer {
       interceptors: options.interceptors ?? [],
     });
     const wrap = options.wrapHandlers ?? ((implementation) => implementation);
-    this.server.addService(brokerServiceDefinition, wrap(brokerGrpcService(broker)));
+    this.server.addService(brokerServiceDefinition, wrap(brokerGrpcService(broker, options.log ?? SILENT_LOG)));
     for (const { definition, implementation } of options.extraServices ?? []) {
       this.server.addService(definition, wrap(implementation));
     }

@@ -1,5 +1,6 @@
 import { Metadata, type ServerWritableStream } from "@grpc/grpc-js";
 import type { MessageResponse, SubscribeRequest } from "../../../gen/broker/broker_pb.js";
+import type { Log } from "../../core/log.js";
 import type { Subscription } from "../../core/subscription.js";
 import { toMessageResponse } from "../messages.js";
 import { toGrpcStatus } from "../status.js";
@@ -18,7 +19,7 @@ type SubscribeCall = ServerWritableStream<SubscribeRequest, MessageResponse>;
  * Honouring backpressure matters: a slow client makes the subscription stop
  * buffering and catch up from storage, instead of growing memory here.
  */
-export function streamSubscription(subscription: Subscription, call: SubscribeCall): void {
+export function streamSubscription(subscription: Subscription, call: SubscribeCall, log: Log): void {
   const writer = messageWriter<MessageResponse>(call, (message) => message.body.byteLength);
   let waitingForDrain = false;
   let finished = false;
@@ -32,7 +33,7 @@ export function streamSubscription(subscription: Subscription, call: SubscribeCa
     call.off("close", onGone);
     subscription.end();
     if (call.cancelled) return;
-    if (error) call.emit("error", toGrpcStatus(error));
+    if (error) call.emit("error", toGrpcStatus(error, log));
     else call.end();
   };
 
