@@ -34,6 +34,8 @@ export function createEngine(config: GatewayConfig, instrument?: RedisEngineOpti
       ...DEFAULT_MEMORY_OPTIONS,
       maxRetainedBytes: config.memoryMaxBytes,
       maxMessagesPerSubject: config.memoryMaxMessagesPerSubject,
+      maxSubjects: config.maxSubjects,
+      sweepIntervalMs: config.redisSweepIntervalMs,
     });
   }
   const archive = config.databaseUrl
@@ -45,6 +47,8 @@ export function createEngine(config: GatewayConfig, instrument?: RedisEngineOpti
     keyPrefix: config.redisKeyPrefix,
     maxLenPerSubject: config.redisMaxLenPerSubject,
     readerConnections: config.redisReaderConnections,
+    maxSubjects: config.maxSubjects,
+    sweepIntervalMs: config.redisSweepIntervalMs,
     // A stream created (new subject, or lost by Redis) continues above the archive's ids.
     ...(archive ? { idFloor: (subject: string) => archive.lastId(subject) } : {}),
     instrument,
