@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import { FLOOR_SLOTS } from "../../core/id-floors.js";
 import type { RedisKeys } from "../../storage/redis-keys.js";
 import { corked } from "./corked.js";
 
@@ -26,6 +27,9 @@ export const DEFAULT_SWEEPER_OPTIONS: RedisSweeperOptions = {
   maxScan: 1_000,
   budgetMs: 2_000,
 };
+
+/** The watermark table's size: FLOOR_SLOTS slots of 96 bits (see RedisKeys). */
+const FLOOR_TABLE_BYTES = (FLOOR_SLOTS * 96) / 8;
 
 export interface SweepResult {
   /** Subjects looked at (due in the schedule). */
@@ -136,6 +140,7 @@ export class RedisSweeper {
           watermark.slot,
           watermark.fingerprint,
           this.options.maxScan,
+          FLOOR_TABLE_BYTES,
         );
       });
     });

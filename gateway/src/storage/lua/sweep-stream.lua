@@ -11,7 +11,9 @@
 -- allow-oom: the sweep is what frees memory when Redis refuses writes.
 -- KEYS[1] stream, KEYS[2] sweep schedule, KEYS[3] subject registry, KEYS[4]
 -- watermarks; ARGV: now, catchUpMs, subject, watermark slot, fingerprint,
--- most entries to look at. Returns {1 if deleted, entries trimmed}.
+-- most entries to look at, the table's size in bytes (allocated whole at its
+-- first write, so its memory is a fixed cost). Returns {1 if deleted, entries
+-- trimmed}.
 local now = tonumber(ARGV[1])
 local catchUp = tonumber(ARGV[2])
 local maxScan = tonumber(ARGV[6])
@@ -50,6 +52,7 @@ if not nextAt and atEnd then
   for i = 1, #info, 2 do
     if info[i] == 'last-generated-id' then last = tonumber(string.match(info[i + 1], '-(%d+)$')) end
   end
+  if redis.call('STRLEN', KEYS[4]) < tonumber(ARGV[7]) then redis.call('SETRANGE', KEYS[4], tonumber(ARGV[7]) - 1, '\0') end
   local offset = tonumber(ARGV[4]) * 96
   local fingerprint = tonumber(ARGV[5])
   local slot = redis.call('BITFIELD', KEYS[4], 'GET', 'u32', offset, 'GET', 'i64', offset + 32)
