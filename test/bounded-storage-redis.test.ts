@@ -88,8 +88,7 @@ describe("Redis stays bounded under any number of subjects (a private Redis)", (
         "each new subject's first id is 1",
       );
       // Before: UNAVAILABLE after 4 s with 9,689 streams created (every script sent at once, each
-      // waiting past the 2 s command timeout). The 10 s deadline above is the bound; on an idle
-      // 2-core machine it takes about a second.
+      // waiting past the 2 s command timeout). The 10 s deadline above is the bound (figures in docs/storage.md).
       assert.equal(text((await client.fetch({ subject: "new.9999", id: 1n })).body), "m9999");
     } finally {
       await started.stop();
