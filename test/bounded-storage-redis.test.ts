@@ -251,6 +251,9 @@ describe("Redis stays bounded under any number of subjects (a private Redis)", (
         Code.ResourceExhausted,
         /maxmemory/,
       );
+      // Reads go on: a stored message, and a subject with no stream (its watermark is read-only).
+      assert.equal(text((await client.fetch({ subject: "warm-up", id: 1n })).body), "x");
+      await rejectsWith(client.fetch({ subject: "never-published", id: 1n }), Code.InvalidArgument, /unknown id/);
       // The sweep runs under OOM (its scripts allow it) and frees what expired.
       const { deleted } = await sweepAll(started, Date.now() + 2_000);
       assert.ok(deleted >= 4, `deleted ${deleted} streams`);

@@ -6,8 +6,8 @@
  * expired and been swept. Each round publishes one PublishBatch of
  * `--rate` messages to as many new subjects (never used again), with
  * `--ttl` seconds of expiry. Redis is a private redis-server, so used_memory
- * is this run's alone. Writes soak.svg (memory over time) and soak.md (a
- * table) to `--out` (default loadtest/report).
+ * is this run's alone. Writes soak-<engines>.svg (memory over time) and
+ * soak-<engines>.md (a table) to `--out` (default loadtest/report).
  *
  * Options: --smoke, --seconds N (default 150), --rate N subjects/s (default
  * 2000), --ttl S (default 5), --engines memory,redis, --out DIR.
@@ -45,6 +45,7 @@ const rate = Number(option("rate", smoke ? "1000" : "2000"));
 const ttl = Number(option("ttl", smoke ? "3" : "5"));
 const engines = option("engines", "memory,redis").split(",") as EngineName[];
 const outDir = option("out", "loadtest/report");
+const name = `soak-${engines.join("+")}`;
 
 async function soak(engine: EngineName, redis: PrivateRedis): Promise<Run> {
   const admin = redis.connect();
@@ -182,7 +183,7 @@ function renderMarkdown(runs: readonly Run[], flatFrom: number): string {
     "# Soak: short-lived subjects churned",
     "",
     `${new Date().toISOString()}: each second one PublishBatch of ${rate} messages to ${rate} new subjects, ` +
-      `${ttl} s expiry, for ${seconds} s (\`npm run bench:soak${smoke ? " -- --smoke" : ""}\`). ` +
+      `${ttl} s expiry, for ${seconds} s (\`npm run bench:soak -- ${process.argv.slice(2).join(" ")}\`). ` +
       `"After" columns cover the samples from ${flatFrom} s on (two expiries plus the sweep); a flat line has a slope near 0.`,
     "",
     "| engine | subjects published | failed batches | reading | at start | after: min | after: max | after: slope (MiB/min) |",
@@ -200,7 +201,7 @@ function renderMarkdown(runs: readonly Run[], flatFrom: number): string {
       );
     }
   }
-  lines.push("", "![memory over time](soak.svg)", "");
+  lines.push("", `![memory over time](${name}.svg)`, "");
   return lines.join("\n");
 }
 
@@ -210,9 +211,9 @@ try {
   for (const engine of engines) runs.push(await soak(engine, redis));
   const flatFrom = Math.min(seconds, 2 * ttl + 2);
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(path.join(outDir, "soak.svg"), renderSvg(runs, flatFrom));
+  writeFileSync(path.join(outDir, `${name}.svg`), renderSvg(runs, flatFrom));
   const markdown = renderMarkdown(runs, flatFrom);
-  writeFileSync(path.join(outDir, "soak.md"), markdown);
+  writeFileSync(path.join(outDir, `${name}.md`), markdown);
   process.stdout.write(markdown);
 } finally {
   await redis.destroy();

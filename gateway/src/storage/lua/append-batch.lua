@@ -16,7 +16,7 @@ if not exists then
     if count >= tonumber(ARGV[5]) then return redis.error_reply('BROKER_SUBJECT_LIMIT ' .. count) end
   end
   local offset = tonumber(ARGV[7]) * 96
-  local slot = redis.call('BITFIELD', KEYS[4], 'GET', 'u32', offset, 'GET', 'i64', offset + 32)
+  local slot = redis.call('BITFIELD_RO', KEYS[4], 'GET', 'u32', offset, 'GET', 'i64', offset + 32)
   local watermark = 0
   if slot[1] == tonumber(ARGV[8]) or slot[1] == 4294967295 then watermark = slot[2] end
   first = '0-' .. (math.max(tonumber(ARGV[1]), watermark) + 1)

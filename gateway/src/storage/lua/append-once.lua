@@ -17,7 +17,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
     if count >= tonumber(ARGV[8]) then return redis.error_reply('BROKER_SUBJECT_LIMIT ' .. count) end
   end
   local offset = tonumber(ARGV[10]) * 96
-  local slot = redis.call('BITFIELD', KEYS[5], 'GET', 'u32', offset, 'GET', 'i64', offset + 32)
+  local slot = redis.call('BITFIELD_RO', KEYS[5], 'GET', 'u32', offset, 'GET', 'i64', offset + 32)
   local watermark = 0
   if slot[1] == tonumber(ARGV[11]) or slot[1] == 4294967295 then watermark = slot[2] end
   id = '0-' .. (math.max(tonumber(ARGV[1]), watermark) + 1)

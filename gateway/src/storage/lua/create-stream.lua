@@ -18,7 +18,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   end
   -- The watermark slot (same reading as in append-batch.lua and append-once.lua).
   local offset = tonumber(ARGV[6]) * 96
-  local slot = redis.call('BITFIELD', KEYS[4], 'GET', 'u32', offset, 'GET', 'i64', offset + 32)
+  local slot = redis.call('BITFIELD_RO', KEYS[4], 'GET', 'u32', offset, 'GET', 'i64', offset + 32)
   local watermark = 0
   if slot[1] == tonumber(ARGV[7]) or slot[1] == 4294967295 then watermark = slot[2] end
   id = '0-' .. (math.max(tonumber(ARGV[1]), watermark) + 1)
