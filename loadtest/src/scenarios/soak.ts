@@ -96,10 +96,17 @@ async function soak(engine: EngineName, redis: PrivateRedis): Promise<Run> {
   }
 }
 
-/** Mean, and the change per minute of a least-squares line, over the samples after `from` seconds. */
+/**
+ * Over the samples after `from` seconds: the range, the highest value in each half (garbage collection
+ * makes RSS a sawtooth, so "flat" means the second half peaks no higher than the first), and the
+ * change per minute of a least-squares line.
+ */
 function trend(samples: readonly Sample[], value: (s: Sample) => number | undefined, from: number) {
   const points = samples.filter((s) => s.t >= from && value(s) !== undefined).map((s) => [s.t, value(s) as number]);
   if (points.length < 2) return undefined;
+  const half = Math.floor(points.length / 2);
+  const firstHalfMax = Math.max(...points.slice(0, half).map(([, y]) => y as number));
+  const secondHalfMax = Math.max(...points.slice(half).map(([, y]) => y as number));
   const n = points.length;
   const mx = points.reduce((a, [x]) => a + (x as number), 0) / n;
   const my = points.reduce((a, [, y]) => a + (y as number), 0) / n;
@@ -110,7 +117,14 @@ function trend(samples: readonly Sample[], value: (s: Sample) => number | undefi
     sxx += ((x as number) - mx) ** 2;
   }
   const ys = points.map(([, y]) => y as number);
-  return { mean: my, min: Math.min(...ys), max: Math.max(...ys), slopePerMinute: sxx > 0 ? (sxy / sxx) * 60 : 0 };
+  return {
+    mean: my,
+    min: Math.min(...ys),
+    max: Math.max(...ys),
+    firstHalfMax,
+    secondHalfMax,
+    slopePerMinute: sxx > 0 ? (sxy / sxx) * 60 : 0,
+  };
 }
 
 const COLORS: Record<string, string> = { memory: "#4e79a7", redis: "#e15759", "redis+archive": "#f28e2b" };
@@ -130,7 +144,8 @@ function renderSvg(runs: readonly Run[], flatFrom: number): string {
   ];
   const maxT = Math.max(1, ...runs.flatMap((r) => r.samples.map((s) => s.t)));
   const parts: string[] = [];
-  panels.forEach((panel, p) => {
+  const shown = panels.filter((panel) => runs.some((r) => r.samples.some((s) => panel.value(s) !== undefined)));
+  shown.forEach((panel, p) => {
     const top = 50 + p * (panelHeight + 50);
     const values = runs.flatMap((r) => r.samples.map(panel.value).filter((v): v is number => v !== undefined));
     const maxV = Math.max(1, ...values) * 1.1;
@@ -165,7 +180,7 @@ function renderSvg(runs: readonly Run[], flatFrom: number): string {
       (r, i) => `<text x="${left + 10 + i * 120}" y="30" fill="${COLORS[r.engine] ?? "#76b7b2"}">■ ${r.engine}</text>`,
     )
     .join("");
-  const height = 50 + panels.length * (panelHeight + 50);
+  const height = 50 + shown.length * (panelHeight + 50);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
@@ -184,10 +199,10 @@ function renderMarkdown(runs: readonly Run[], flatFrom: number): string {
     "",
     `${new Date().toISOString()}: each second one PublishBatch of ${rate} messages to ${rate} new subjects, ` +
       `${ttl} s expiry, for ${seconds} s (\`npm run bench:soak -- ${process.argv.slice(2).join(" ")}\`). ` +
-      `"After" columns cover the samples from ${flatFrom} s on (two expiries plus the sweep); a flat line has a slope near 0.`,
+      `"After" columns cover the samples from ${flatFrom} s on (two expiries plus the sweep); flat means the second half peaks no higher than the first (garbage collection makes RSS a sawtooth, so the slope alone misleads).`,
     "",
-    "| engine | subjects published | failed batches | reading | at start | after: min | after: max | after: slope (MiB/min) |",
-    "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+    "| engine | subjects published | failed batches | reading | at start | after: min | after: peak, 1st half | after: peak, 2nd half | after: slope (MiB/min) |",
+    "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const run of runs) {
     const published = run.samples[run.samples.length - 1]?.published ?? 0;
@@ -197,7 +212,7 @@ function renderMarkdown(runs: readonly Run[], flatFrom: number): string {
       const t = trend(run.samples, value, flatFrom);
       const first = run.samples[0] ? value(run.samples[0]) : undefined;
       lines.push(
-        `| ${run.engine} | ${published.toLocaleString("en-US")} | ${run.failures} | ${name} | ${mb(first)} | ${mb(t?.min)} | ${mb(t?.max)} | ${t ? (t.slopePerMinute / MiB).toFixed(2) : "–"} |`,
+        `| ${run.engine} | ${published.toLocaleString("en-US")} | ${run.failures} | ${name} | ${mb(first)} | ${mb(t?.min)} | ${mb(t?.firstHalfMax)} | ${mb(t?.secondHalfMax)} | ${t ? (t.slopePerMinute / MiB).toFixed(2) : "–"} |`,
       );
     }
   }
