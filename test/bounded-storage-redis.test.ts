@@ -215,11 +215,39 @@ describe("Redis stays bounded under any number of subjects (a private Redis)", (
           ],
         }),
         Code.ResourceExhausted,
-        /PublishBatch failed part-way \(subject 'd': subject limit reached.*\)\. Stored, with ids, 1 of 2 messages: message indices 0; not stored: 1/,
+        /PublishBatch failed part-way \(one of subjects 'a' … \(2\): subject limit reached.*\)\. No message of the batch was stored; not stored: 2\./,
+      );
+      assert.equal(
+        (await client.publish({ subject: "a", body: bytes("a2"), expirationSeconds: 1 })).id,
+        2n,
+        "the refused batch stored nothing on 'a' either (one script for both subjects)",
       );
       // Once the subjects' messages expire and are swept, the slots are free again.
       await sweepAll(started, Date.now() + 2_000);
       assert.equal((await client.publish({ subject: "d", body: bytes("x"), expirationSeconds: 60 })).id, 1n);
+    } finally {
+      await started.stop();
+    }
+  });
+
+  it("tells which messages a batch stored when it fails part-way, and stores them with ids", async () => {
+    const started = await gatewayOn(redis, uniquePrefix("partial"), { maxSubjects: 200 });
+    try {
+      const client = brokerClient(started.gateway, "grpc");
+      const messages = Array.from({ length: 300 }, (_, i) => ({
+        subject: `part.${i}`,
+        body: bytes(`m${i}`),
+        expirationSeconds: 60,
+      }));
+      // Scripts of 128 subjects each, in order on one connection: the first fits (128), the second
+      // would make 256 > 200 and is refused whole, the third fits (128 + 44).
+      await rejectsWith(
+        client.publishBatch({ messages }),
+        Code.ResourceExhausted,
+        /Stored, with ids, 172 of 300 messages: message indices 0-127, 256-299; not stored: 128\. Retry only/,
+      );
+      assert.equal(text((await client.fetch({ subject: "part.299", id: 1n })).body), "m299");
+      await rejectsWith(client.fetch({ subject: "part.128", id: 1n }), Code.InvalidArgument, /unknown id/);
     } finally {
       await started.stop();
     }
@@ -230,7 +258,7 @@ describe("Redis stays bounded under any number of subjects (a private Redis)", (
     const started = await gatewayOn(redis, prefix);
     try {
       const client = brokerClient(started.gateway, "grpc");
-      await client.publish({ subject: "warm-up", body: bytes("x"), expirationSeconds: 1 });
+      await client.publish({ subject: "warm-up", body: bytes("x"), expirationSeconds: 600 });
       await admin.config("SET", "maxmemory-policy", "noeviction");
       await admin.config("SET", "maxmemory", String((await usedMemory(admin)) + 2 * 1048576));
       const body = new Uint8Array(64 * 1024);

@@ -124,7 +124,10 @@ export class Broker {
     });
     const results: StoredMessage[] = new Array(inputs.length);
     const shares = [...bySubject].map(([subject, items]) => ({ subject, items }));
-    await this.tracked(() => storeShares(shares, (subject, items) => this.engine.appendBatch(subject, items), results));
+    const appendShares = this.engine.appendShares?.bind(this.engine);
+    await this.tracked(() =>
+      storeShares(shares, (subject, items) => this.engine.appendBatch(subject, items), results, appendShares),
+    );
     this.observer.published(results.length);
     return results;
   }

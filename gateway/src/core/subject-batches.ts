@@ -8,54 +8,89 @@ export interface SubjectShare {
   readonly items: (BatchItem & { readonly index: number })[];
 }
 
-/** Subjects' shares written at once: enough to keep Redis busy, few enough that no command waits past its timeout. */
+/** Subjects' shares written at once, one call each: enough to keep Redis busy, few enough that no command waits past its timeout. */
 export const SHARES_IN_FLIGHT = 64;
 
+/** With `appendShares`: shares per call (and messages, unless one share alone is bigger), and calls in flight. */
+export const SHARES_PER_CALL = 128;
+export const MESSAGES_PER_CALL = 2_048;
+export const CALLS_IN_FLIGHT = 4;
+
+type AppendShares = (shares: readonly SubjectShare[]) => Promise<StoredMessage[][]>;
+
 /**
- * Stores each subject's share (one atomic append each) with at most
- * `inFlight` shares pending, and fills `results` by request index. Across
- * subjects a batch cannot be atomic (each subject is its own stream), so when
- * a share fails no new share starts, those in flight finish, and the error
- * says which messages were stored (they have ids and will be delivered),
- * which were not, and which may or may not have been (a timeout or a lost
- * connection), so a client never retries blindly.
+ * Stores each subject's share atomically: one `append` call per share with at
+ * most SHARES_IN_FLIGHT pending, or, when the engine offers `appendShares`,
+ * up to SHARES_PER_CALL shares per atomic call with CALLS_IN_FLIGHT pending.
+ * Fills `results` by request index. Across calls a batch cannot be atomic
+ * (subjects are separate streams), so when a call fails no new call starts,
+ * those in flight finish, and the error says which messages were stored (they
+ * have ids and will be delivered), which were not, and which may or may not
+ * have been (a timeout or a lost connection), so a client never retries
+ * blindly.
  */
 export async function storeShares(
   shares: readonly SubjectShare[],
   append: (subject: string, items: readonly BatchItem[]) => Promise<StoredMessage[]>,
   results: StoredMessage[],
-  inFlight = SHARES_IN_FLIGHT,
+  appendShares?: AppendShares,
 ): Promise<void> {
+  const calls = appendShares ? groupShares(shares) : shares.map((share) => [share]);
+  const send: AppendShares =
+    appendShares ?? (async ([share]) => [await append((share as SubjectShare).subject, (share as SubjectShare).items)]);
   const stored: number[] = [];
   const unknown: number[] = [];
   let failure: BrokerError | undefined;
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (failure === undefined && next < shares.length) {
-      const share = shares[next++] as SubjectShare;
+    while (failure === undefined && next < calls.length) {
+      const call = calls[next++] as SubjectShare[];
       try {
-        const messages = await append(share.subject, share.items);
-        messages.forEach((message, i) => {
-          const index = (share.items[i] as { index: number }).index;
-          results[index] = message;
-          stored.push(index);
+        const messages = await send(call);
+        call.forEach((share, s) => {
+          (messages[s] as StoredMessage[]).forEach((message, i) => {
+            const index = (share.items[i] as { index: number }).index;
+            results[index] = message;
+            stored.push(index);
+          });
         });
       } catch (err) {
         const error = asStorageError(err);
         // A refusal (full, over a limit) stored nothing; a lost reply may have.
         if (error.code !== "resource_exhausted" && error.code !== "invalid_argument") {
-          for (const item of share.items) unknown.push(item.index);
+          for (const share of call) for (const item of share.items) unknown.push(item.index);
         }
-        failure ??= withSubject(error, share.subject);
+        failure ??= withSubjects(error, call);
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(inFlight, shares.length) }, worker));
+  const inFlight = appendShares ? CALLS_IN_FLIGHT : SHARES_IN_FLIGHT;
+  await Promise.all(Array.from({ length: Math.min(inFlight, calls.length) }, worker));
   if (failure) throw partialFailure(failure, stored, unknown, results.length);
 }
 
-function withSubject(error: BrokerError, subject: string): BrokerError {
-  return new BrokerError(error.code, `subject '${subject}': ${error.message}`, { cause: error });
+/** Shares grouped into calls of at most SHARES_PER_CALL shares and (unless alone) MESSAGES_PER_CALL messages. */
+function groupShares(shares: readonly SubjectShare[]): SubjectShare[][] {
+  const calls: SubjectShare[][] = [];
+  let call: SubjectShare[] = [];
+  let messages = 0;
+  for (const share of shares) {
+    if (call.length > 0 && (call.length >= SHARES_PER_CALL || messages + share.items.length > MESSAGES_PER_CALL)) {
+      calls.push(call);
+      call = [];
+      messages = 0;
+    }
+    call.push(share);
+    messages += share.items.length;
+  }
+  if (call.length > 0) calls.push(call);
+  return calls;
+}
+
+function withSubjects(error: BrokerError, call: readonly SubjectShare[]): BrokerError {
+  const named =
+    call.length === 1 ? `subject '${call[0]?.subject}'` : `one of subjects '${call[0]?.subject}' … (${call.length})`;
+  return new BrokerError(error.code, `${named}: ${error.message}`, { cause: error });
 }
 
 function partialFailure(error: BrokerError, stored: number[], unknown: number[], total: number): BrokerError {

@@ -19,6 +19,8 @@ const SCRIPTS = {
   brokerCreateStream: { file: "create-stream.lua", numberOfKeys: 4 },
   /** Appends a batch to one stream atomically, with consecutive ids. */
   brokerAppendBatch: { file: "append-batch.lua", numberOfKeys: 4 },
+  /** Appends several subjects' shares of a batch in one atomic step (no archive); keys: 3 + one per share, so the caller passes their number first. */
+  brokerAppendShares: { file: "append-shares.lua", numberOfKeys: undefined },
   /** Idempotent publish in one round trip. */
   brokerAppendOnce: { file: "append-once.lua", numberOfKeys: 5 },
   /** Trims a stream's releasable entries, or deletes it (keeping its last id) when all are. */

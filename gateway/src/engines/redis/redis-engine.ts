@@ -50,6 +50,7 @@ type ScriptCommands = {
   brokerStoredRange(key: string): Promise<[first: string, last: string]>;
   brokerCreateStream(...keysAndArgs: (string | number | Buffer)[]): Promise<string>;
   brokerAppendBatch(...keysAndArgs: (string | number | Buffer)[]): Promise<string[] | null>;
+  brokerAppendShares(numberOfKeys: number, ...keysAndArgs: (string | number | Buffer)[]): Promise<string[][]>;
   brokerAppendOnce(...keysAndArgs: (string | number | Buffer)[]): Promise<[id: string, duplicate: number] | null>;
   brokerGetManyBuffer(
     key: string,
@@ -92,6 +93,10 @@ export class RedisEngine implements Engine {
   private readonly readers: StreamReader[] = [];
   /** Trims and deletes what can no longer be fetched (one gateway process at a time). */
   readonly sweeper: RedisSweeper;
+  /** Several subjects' shares of a batch in one script; absent with an archive (floors come from it one by one). */
+  readonly appendShares?: (
+    shares: readonly { subject: string; items: readonly BatchItem[] }[],
+  ) => Promise<StoredMessage[][]>;
   private listener: FeedListener = { messages() {}, lost() {} };
   /** Concurrent appends and gets on one subject share a script call (see TurnBatcher). */
   private readonly appends = new TurnBatcher<BatchItem, StoredMessage>(
@@ -126,6 +131,7 @@ export class RedisEngine implements Engine {
       catchUpRetentionMs: options.catchUpRetentionMs,
     });
     this.sweeper.start();
+    if (!options.idFloor) this.appendShares = (shares) => this.appendSharesInOneScript(shares);
     for (let i = 0; i < options.readerConnections; i++) {
       const connection = new Redis(options.url, { ...FAIL_FAST, connectionName: `broker-reader-${i}` });
       connection.on("error", () => {});
@@ -251,6 +257,39 @@ export class RedisEngine implements Engine {
       publishedAt,
       expiresAt,
     }));
+  }
+
+  /**
+   * Several subjects' shares in one script (atomic, all or none). Only
+   * without an archive: a missing stream's floor is then its watermark,
+   * which the script reads itself; with one, `appendShares` is absent (see
+   * the constructor) and the broker appends share by share.
+   */
+  private async appendSharesInOneScript(
+    shares: readonly { subject: string; items: readonly BatchItem[] }[],
+  ): Promise<StoredMessage[][]> {
+    const publishedAt = Date.now();
+    const keys: string[] = [this.keys.registry(), this.keys.expiries(), this.keys.watermark("").key];
+    const args: (string | number | Buffer)[] = [this.options.maxLenPerSubject, publishedAt, this.options.maxSubjects];
+    for (const { subject, items } of shares) {
+      keys.push(this.key(subject));
+      const { slot, fingerprint } = this.keys.watermark(subject);
+      const releaseAt = this.releaseAt(publishedAt, items[0]?.expiresAt ?? 0);
+      args.push(subject, items.length, releaseAt, slot, fingerprint);
+      for (const { body, expiresAt } of items) args.push(asBuffer(body), expiresAt);
+    }
+    const replies = await this.scripts.brokerAppendShares(keys.length, ...keys, ...args).catch((err: unknown) => {
+      throw writeRefusal(err, this.options.maxSubjects);
+    });
+    return shares.map(({ subject, items }, s) =>
+      items.map(({ body, expiresAt }, i) => ({
+        id: parseEntryId((replies[s] as string[])[i] as string),
+        subject,
+        body,
+        publishedAt,
+        expiresAt,
+      })),
+    );
   }
 
   /**
