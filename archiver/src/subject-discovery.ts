@@ -8,7 +8,7 @@ import type { RedisKeys } from "../../gateway/src/storage/redis-keys.js";
  * (`seedFromKeyspace`), for streams created before the registry existed.
  */
 export class SubjectDiscovery {
-  private readonly subjects = new Set<string>();
+  private subjects = new Set<string>();
   private refreshedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -41,7 +41,9 @@ export class SubjectDiscovery {
   /** The known subjects, re-reading the registry when the refresh interval has passed. */
   async current(now = Date.now()): Promise<string[]> {
     if (now - this.refreshedAt >= this.refreshIntervalMs) {
-      for (const subject of await this.redis.smembers(this.registryKey)) this.subjects.add(subject);
+      // The registry loses a subject when the gateways' sweep deletes its stream, which it does only
+      // once nothing in it can be fetched (so nothing is left to archive): forget it here too.
+      this.subjects = new Set(await this.redis.smembers(this.registryKey));
       this.refreshedAt = now;
     }
     return [...this.subjects];

@@ -16,12 +16,16 @@ export interface GatewayConfig {
   readonly redisKeyPrefix: string;
   readonly redisMaxLenPerSubject: number;
   readonly redisReaderConnections: number;
+  /** How often each process tries to sweep Redis (one at a time, by lock); 0: never. */
+  readonly redisSweepIntervalMs: number;
   /** PostgreSQL archive the archiver fills; unset: Fetch reads Redis only. Used with Redis only. */
   readonly databaseUrl: string | undefined;
   readonly maxSubjectBytes: number;
   readonly maxBodyBytes: number;
   readonly memoryMaxBytes: number;
   readonly memoryMaxMessagesPerSubject: number;
+  /** Subjects that may hold messages at once (memory engine: logs; Redis: streams); one more is refused. */
+  readonly maxSubjects: number;
   readonly subscriberBufferBytes: number;
   readonly subscriberBufferMessages: number;
   /** How long storage reads may keep failing for a subscription before it ends with UNAVAILABLE. */
@@ -56,6 +60,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     redisKeyPrefix: env.REDIS_KEY_PREFIX || DEFAULT_KEY_PREFIX,
     redisMaxLenPerSubject: integer(env, "REDIS_MAXLEN", DEFAULT_REDIS_OPTIONS.maxLenPerSubject, 1),
     redisReaderConnections: integer(env, "REDIS_READERS", DEFAULT_REDIS_OPTIONS.readerConnections, 1),
+    redisSweepIntervalMs: integer(env, "REDIS_SWEEP_INTERVAL_MS", DEFAULT_REDIS_OPTIONS.sweepIntervalMs, 0),
     databaseUrl: env.DATABASE_URL || undefined,
     maxSubjectBytes: integer(env, "MAX_SUBJECT_BYTES", DEFAULT_LIMITS.maxSubjectBytes, 1),
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", DEFAULT_LIMITS.maxBodyBytes, 0),
@@ -66,6 +71,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       DEFAULT_MEMORY_OPTIONS.maxMessagesPerSubject,
       1,
     ),
+    maxSubjects: integer(env, "MAX_SUBJECTS", DEFAULT_MEMORY_OPTIONS.maxSubjects, 1),
     subscriberBufferBytes: integer(env, "SUBSCRIBER_BUFFER_BYTES", DEFAULT_SUBSCRIPTION_OPTIONS.maxBufferedBytes, 1),
     subscriberBufferMessages: integer(
       env,

@@ -42,6 +42,8 @@ export function createEngine(
       now,
       maxRetainedBytes: config.memoryMaxBytes,
       maxMessagesPerSubject: config.memoryMaxMessagesPerSubject,
+      maxSubjects: config.maxSubjects,
+      sweepIntervalMs: config.redisSweepIntervalMs,
     });
   }
   const archive = config.databaseUrl
@@ -53,6 +55,8 @@ export function createEngine(
     keyPrefix: config.redisKeyPrefix,
     maxLenPerSubject: config.redisMaxLenPerSubject,
     readerConnections: config.redisReaderConnections,
+    maxSubjects: config.maxSubjects,
+    sweepIntervalMs: config.redisSweepIntervalMs,
     // A stream created (new subject, or lost by Redis) continues above the archive's ids.
     ...(archive ? { idFloor: (subject: string) => archive.lastId(subject) } : {}),
     instrument,

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { subjectRegistryKey } from "../../gateway/src/storage/redis-keys.js";
+import { RedisKeys, subjectRegistryKey } from "../../gateway/src/storage/redis-keys.js";
 
 /**
  * The shared services of the development and CI machines. Tests use them for
@@ -29,8 +29,15 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
   }
 }
 
-/** Deletes a gateway's keys: every stream under its key prefix and its subject registry. */
+/** Deletes a gateway's keys: every stream under its key prefix, its subject registry and the sweep's keys. */
 export async function deleteGatewayKeys(url: string, prefix: string): Promise<void> {
   await deleteKeys(url, prefix);
   await deleteKeys(url, subjectRegistryKey(prefix));
+  const keys = new RedisKeys(prefix);
+  const redis = new Redis(url, { protocol: 2 });
+  try {
+    await redis.del(keys.expiries(), keys.watermark("").key, keys.sweeperLock());
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -279,7 +279,15 @@ export const Broker: GenService<{
   /**
    * PublishBatch publishes many messages, to one or several subjects, in one
    * call and returns their ids in request order. Validation is all-or-nothing:
-   * one bad message rejects the batch before anything is stored.
+   * one bad message rejects the batch before anything is stored. Storing is
+   * atomic per subject (each subject's messages get consecutive ids, all or
+   * none) but not across subjects: if storage fails part-way, the call fails
+   * (UNAVAILABLE, or RESOURCE_EXHAUSTED when storage is full or MAX_SUBJECTS
+   * is reached) and its message lists the request indices that were stored
+   * (they have ids and are delivered), those whose outcome is unknown (the
+   * reply was lost) and how many were not stored. Retry only the messages
+   * not stored; idempotency keys are refused in batches, so a blind retry of
+   * the whole batch would publish the stored ones twice.
    *
    * @generated from rpc broker.Broker.PublishBatch
    */

@@ -14,6 +14,7 @@ import {
 import { type Log, SILENT_LOG } from "./log.js";
 import { FIRE_AND_FORGET, type StoredMessage, unfetchableReason } from "./message.js";
 import { type BrokerObserver, NO_OBSERVER } from "./observer.js";
+import { storeShares } from "./subject-batches.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS, type Subscription, type SubscriptionOptions } from "./subscription.js";
 
 export interface PublishInput {
@@ -101,8 +102,9 @@ export class Broker {
   /**
    * Publishes many messages and returns them in request order. Every message
    * is validated before anything is stored; each subject's messages get
-   * consecutive ids in request order. A storage failure rejects the call
-   * (UNAVAILABLE, or INTERNAL) although other subjects' messages may be stored.
+   * consecutive ids in request order, atomically; across subjects a batch is
+   * not atomic: a storage failure rejects the call with an error naming the
+   * messages that were stored (see subject-batches.ts).
    */
   async publishBatch(inputs: readonly PublishInput[]): Promise<StoredMessage[]> {
     this.checkAccepting();
@@ -138,15 +140,10 @@ export class Broker {
       group.push({ index, body: input.body, expiresAt: this.expiresAt(input.expirationSeconds) });
     });
     const results: StoredMessage[] = new Array(inputs.length);
+    const shares = [...bySubject].map(([subject, items]) => ({ subject, items }));
+    const appendShares = this.engine.appendShares?.bind(this.engine);
     await this.tracked(() =>
-      Promise.all(
-        [...bySubject].map(async ([subject, group]) => {
-          const stored = await this.engine.appendBatch(subject, group);
-          stored.forEach((message, i) => {
-            results[(group[i] as { index: number }).index] = message;
-          });
-        }),
-      ),
+      storeShares(shares, (subject, items) => this.engine.appendBatch(subject, items), results, this.log, appendShares),
     );
     this.observer.published(results.length);
     return results;

@@ -69,6 +69,13 @@ export interface Engine {
    * atomically (all or none).
    */
   appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]>;
+  /**
+   * Optional: stores several subjects' messages in one atomic step (all or
+   * none), each subject's with consecutive ids, in order; returns one array
+   * per share. Engines that can do it cheaply (Redis without an archive, in
+   * one script) offer it for PublishBatch across many subjects.
+   */
+  appendShares?(shares: readonly { subject: string; items: readonly BatchItem[] }[]): Promise<StoredMessage[][]>;
   /** The stored message with this id, or undefined if it is not (or no longer) stored. */
   get(subject: string, id: number): Promise<StoredMessage | undefined>;
   /** The highest id ever assigned on the subject (0 when none). */

@@ -13,12 +13,20 @@ const SCRIPTS = {
   brokerLastId: { file: "last-id.lua", numberOfKeys: 1 },
   /** [first stored id, last id ever assigned], 0-0 for what does not exist. */
   brokerStoredRange: { file: "stored-range.lua", numberOfKeys: 1 },
-  /** Creates a stream above an id floor with its first message and registers the subject. */
-  brokerCreateStream: { file: "create-stream.lua", numberOfKeys: 2 },
+  /** The last id of a stream, or the watermark its deleted stream left, or 0-0. */
+  brokerLastIdOrFloor: { file: "last-id-or-floor.lua", numberOfKeys: 2 },
+  /** Creates a stream above an id floor with its first message, registers and schedules the subject. */
+  brokerCreateStream: { file: "create-stream.lua", numberOfKeys: 4 },
   /** Appends a batch to one stream atomically, with consecutive ids. */
-  brokerAppendBatch: { file: "append-batch.lua", numberOfKeys: 2 },
+  brokerAppendBatch: { file: "append-batch.lua", numberOfKeys: 4 },
+  /** Appends several subjects' shares of a batch in one atomic step (no archive); keys: 3 + one per share, so the caller passes their number first. */
+  brokerAppendShares: { file: "append-shares.lua", numberOfKeys: undefined },
   /** Idempotent publish in one round trip. */
-  brokerAppendOnce: { file: "append-once.lua", numberOfKeys: 3 },
+  brokerAppendOnce: { file: "append-once.lua", numberOfKeys: 5 },
+  /** Trims a stream's releasable entries, or deletes it (keeping its last id) when all are. */
+  brokerSweepStream: { file: "sweep-stream.lua", numberOfKeys: 4 },
+  /** Takes or renews the sweeper lock. */
+  brokerSweeperLock: { file: "sweeper-lock.lua", numberOfKeys: 1 },
   /** Several entries of one stream by id, compacted to {body, publishedAt, expiresAt}. */
   brokerGetMany: { file: "get-many.lua", numberOfKeys: 1 },
 } as const;

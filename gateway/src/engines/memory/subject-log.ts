@@ -2,14 +2,28 @@ import type { StoredMessage } from "../../core/message.js";
 
 /**
  * One subject's retained messages: ids are contiguous, so the log is an array
- * with a moving head and lookups by id are O(1).
+ * with a moving head and lookups by id are O(1). A log exists only while it
+ * holds messages (the engine deletes an emptied one and keeps its last id in
+ * IdFloors); `releaseIndex` and `ageIndex` are its places in the engine's two
+ * heaps.
  */
 export class SubjectLog {
-  /** Highest id ever assigned; kept when messages are released so ids are never reused. */
-  lastId = 0;
+  /** Highest id ever assigned; starts at the subject's floor so ids are never reused. */
+  lastId: number;
+  /** What the retained messages cost, as the engine accounts it (see memory-costs.ts). */
   bytes = 0;
+  releaseIndex = -1;
+  ageIndex = -1;
   private entries: StoredMessage[] = [];
   private head = 0;
+
+  constructor(
+    /** The one copy of the subject string every message of the log refers to. */
+    readonly subject: string,
+    floor: number,
+  ) {
+    this.lastId = floor;
+  }
 
   get size(): number {
     return this.entries.length - this.head;
@@ -20,10 +34,10 @@ export class SubjectLog {
     return this.lastId - this.size + 1;
   }
 
-  append(message: StoredMessage): void {
+  append(message: StoredMessage, cost: number): void {
     this.entries.push(message);
     this.lastId = message.id;
-    this.bytes += message.body.byteLength;
+    this.bytes += cost;
   }
 
   get(id: number): StoredMessage | undefined {
@@ -41,14 +55,17 @@ export class SubjectLog {
     return this.entries[this.head];
   }
 
-  /** Releases the oldest message. */
-  dropOldest(): void {
-    const message = this.entries[this.head];
-    if (!message) return;
+  /** Releases the oldest message, whose accounted cost was `cost`. */
+  dropOldest(cost: number): void {
+    if (this.head >= this.entries.length) return;
+    this.entries[this.head] = undefined as unknown as StoredMessage;
     this.head += 1;
-    this.bytes -= message.body.byteLength;
-    // Compact now and then so released messages can be collected.
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+    this.bytes -= cost;
+    if (this.head === this.entries.length) {
+      this.entries = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      // Compact now and then so the array's released slots are given back.
       this.entries = this.entries.slice(this.head);
       this.head = 0;
     }

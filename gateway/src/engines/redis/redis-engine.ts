@@ -7,7 +7,7 @@ import {
   type ReadAfterResult,
 } from "../../core/engine.js";
 import type { Log } from "../../core/log.js";
-import type { StoredMessage } from "../../core/message.js";
+import { FIRE_AND_FORGET, type StoredMessage } from "../../core/message.js";
 import { defaultLogger } from "../../process/logger.js";
 import { DEFAULT_KEY_PREFIX, RedisKeys } from "../../storage/redis-keys.js";
 import { defineScripts } from "../../storage/redis-scripts.js";
@@ -24,8 +24,10 @@ import { StorageErrors } from "../storage-errors.js";
 import { corked } from "./corked.js";
 import { openConnection, RECONNECT } from "./redis-connection.js";
 import { classifyRedisError } from "./redis-errors.js";
+import { DEFAULT_SWEEPER_OPTIONS, RedisSweeper } from "./redis-sweeper.js";
 import { StreamReader } from "./stream-reader.js";
 import { TurnBatcher } from "./turn-batcher.js";
+import { writeRefusal } from "./write-refusals.js";
 
 export interface RedisEngineOptions {
   readonly url: string;
@@ -44,6 +46,12 @@ export interface RedisEngineOptions {
    * only when a publish finds the subject's stream missing: new or lost.
    */
   readonly idFloor?: (subject: string) => Promise<number>;
+  /** Subjects with a stream at once (counted by the registry); a publish to one more is refused. */
+  readonly maxSubjects: number;
+  /** How long fire-and-forget entries stay for subscribers catching up (then the sweep may trim them). */
+  readonly catchUpRetentionMs: number;
+  /** How often this process tries to sweep (0: never on its own; see RedisSweeper). */
+  readonly sweepIntervalMs: number;
   /** Called with each connection the engine opens (command metrics, in practice). */
   readonly instrument?: (connection: Redis, role: "commands" | "reader") => void;
   /** Where storage failures and connection events are logged (default: the process logger). */
@@ -51,16 +59,12 @@ export interface RedisEngineOptions {
 }
 
 type ScriptCommands = {
-  brokerLastId(key: string): Promise<string>;
+  brokerLastIdOrFloor(key: string, watermarks: string, slot: number, fingerprint: number): Promise<string>;
   brokerStoredRange(key: string): Promise<[first: string, last: string]>;
-  brokerCreateStream(key: string, registryKey: string, ...args: (string | number | Buffer)[]): Promise<string>;
-  brokerAppendBatch(key: string, registryKey: string, ...args: (string | number | Buffer)[]): Promise<string[] | null>;
-  brokerAppendOnce(
-    key: string,
-    idempotencyKey: Buffer,
-    registryKey: string,
-    ...args: (string | number | Buffer)[]
-  ): Promise<[id: string, duplicate: number] | null>;
+  brokerCreateStream(...keysAndArgs: (string | number | Buffer)[]): Promise<string>;
+  brokerAppendBatch(...keysAndArgs: (string | number | Buffer)[]): Promise<string[] | null>;
+  brokerAppendShares(numberOfKeys: number, ...keysAndArgs: (string | number | Buffer)[]): Promise<string[][]>;
+  brokerAppendOnce(...keysAndArgs: (string | number | Buffer)[]): Promise<[id: string, duplicate: number] | null>;
   brokerGetManyBuffer(
     key: string,
     ...ids: string[]
@@ -74,6 +78,9 @@ export const DEFAULT_REDIS_OPTIONS: Omit<RedisEngineOptions, "url"> = {
   commandTimeoutMs: 2_000,
   readBlockMs: 10_000,
   readCount: 512,
+  maxSubjects: 100_000,
+  catchUpRetentionMs: DEFAULT_SWEEPER_OPTIONS.catchUpRetentionMs,
+  sweepIntervalMs: DEFAULT_SWEEPER_OPTIONS.intervalMs,
 };
 
 /** Most requests per script call (bounds a script's run time in Redis). */
@@ -91,6 +98,12 @@ export class RedisEngine implements Engine {
   private listener: FeedListener = NO_FEED_LISTENER;
   private readonly errors: StorageErrors;
   private readonly log: Log;
+  /** Trims and deletes what can no longer be fetched (one gateway process at a time). */
+  readonly sweeper: RedisSweeper;
+  /** Several subjects' shares of a batch in one script; absent with an archive (floors come from it one by one). */
+  readonly appendShares?: (
+    shares: readonly { subject: string; items: readonly BatchItem[] }[],
+  ) => Promise<StoredMessage[][]>;
   /** Concurrent appends and gets on one subject share a script call (see TurnBatcher). */
   private readonly appends = new TurnBatcher<BatchItem, StoredMessage>(
     (subject, item) => this.appendOne(subject, item.body, item.expiresAt),
@@ -122,6 +135,13 @@ export class RedisEngine implements Engine {
     );
     options.instrument?.(this.commands, "commands");
     defineScripts(this.commands);
+    this.sweeper = new RedisSweeper(this.commands, this.keys, {
+      ...DEFAULT_SWEEPER_OPTIONS,
+      intervalMs: options.sweepIntervalMs,
+      catchUpRetentionMs: options.catchUpRetentionMs,
+    });
+    this.sweeper.start();
+    if (!options.idFloor) this.appendShares = (shares) => this.appendSharesInOneScript(shares);
     for (let i = 0; i < options.readerConnections; i++) {
       const connection = openConnection(options.url, { connectionName: `broker-reader-${i}` }, this.log);
       options.instrument?.(connection, "reader");
@@ -149,6 +169,14 @@ export class RedisEngine implements Engine {
   }
 
   private async appendOne(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
+    try {
+      return await this.appendOneUnchecked(subject, body, expiresAt);
+    } catch (err) {
+      throw writeRefusal(err, this.options.maxSubjects);
+    }
+  }
+
+  private async appendOneUnchecked(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
     const publishedAt = Date.now();
     const key = this.key(subject);
     const fields = [FIELD_BODY, asBuffer(body), FIELD_PUBLISHED_AT, publishedAt, FIELD_EXPIRES_AT, expiresAt];
@@ -164,12 +192,16 @@ export class RedisEngine implements Engine {
     );
     if (id === null) {
       const floor = this.options.idFloor ? await this.options.idFloor(subject) : 0;
+      const watermark = this.keys.watermark(subject);
       id = await this.scripts.brokerCreateStream(
-        key,
-        this.keys.registry(),
+        ...this.creationKeys(subject),
         floor,
         this.options.maxLenPerSubject,
         subject,
+        this.options.maxSubjects,
+        this.releaseAt(publishedAt, expiresAt),
+        watermark.slot,
+        watermark.fingerprint,
         ...fields,
       );
     }
@@ -195,11 +227,26 @@ export class RedisEngine implements Engine {
     // The stream key plus a 0xFF byte, which no UTF-8 subject contains, so
     // this can never be another subject's stream key.
     const onceKey = this.keys.idempotency(subject, idempotency.key);
-    const registry = this.keys.registry();
-    const args = [this.options.maxLenPerSubject, idempotency.windowMs, asBuffer(body), Date.now(), expiresAt, subject];
+    const [, registry, schedule, watermarks] = this.creationKeys(subject);
+    const { slot, fingerprint } = this.keys.watermark(subject);
+    const publishedAt = Date.now();
+    const args = [
+      this.options.maxLenPerSubject,
+      idempotency.windowMs,
+      asBuffer(body),
+      publishedAt,
+      expiresAt,
+      subject,
+      this.options.maxSubjects,
+      this.releaseAt(publishedAt, expiresAt),
+      slot,
+      fingerprint,
+    ];
     const reply = await this.withFloor(subject, (floor) =>
-      this.scripts.brokerAppendOnce(key, onceKey, registry, floor, ...args),
-    );
+      this.scripts.brokerAppendOnce(key, onceKey, registry, schedule, watermarks, floor, ...args),
+    ).catch((err: unknown) => {
+      throw writeRefusal(err, this.options.maxSubjects);
+    });
     const [id, duplicate] = reply as [string, number];
     return { id: parseEntryId(id), duplicate: duplicate === 1 };
   }
@@ -210,11 +257,24 @@ export class RedisEngine implements Engine {
 
   private async storeBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
     const publishedAt = Date.now();
-    const key = this.key(subject);
-    const registry = this.keys.registry();
-    const args: (string | number | Buffer)[] = [this.options.maxLenPerSubject, publishedAt, subject];
+    const { slot, fingerprint } = this.keys.watermark(subject);
+    const first = items[0]?.expiresAt ?? 0;
+    const args: (string | number | Buffer)[] = [
+      this.options.maxLenPerSubject,
+      publishedAt,
+      subject,
+      this.options.maxSubjects,
+      this.releaseAt(publishedAt, first),
+      slot,
+      fingerprint,
+    ];
     for (const { body, expiresAt } of items) args.push(asBuffer(body), expiresAt);
-    const ids = await this.withFloor(subject, (floor) => this.scripts.brokerAppendBatch(key, registry, floor, ...args));
+    const keys = this.creationKeys(subject);
+    const ids = await this.withFloor(subject, (floor) => this.scripts.brokerAppendBatch(...keys, floor, ...args)).catch(
+      (err: unknown) => {
+        throw writeRefusal(err, this.options.maxSubjects);
+      },
+    );
     return items.map(({ body, expiresAt }, i) => ({
       id: parseEntryId(ids[i] as string),
       subject,
@@ -225,11 +285,46 @@ export class RedisEngine implements Engine {
   }
 
   /**
+   * Several subjects' shares in one script (atomic, all or none). Only
+   * without an archive: a missing stream's floor is then its watermark,
+   * which the script reads itself; with one, `appendShares` is absent (see
+   * the constructor) and the broker appends share by share.
+   */
+  private async appendSharesInOneScript(
+    shares: readonly { subject: string; items: readonly BatchItem[] }[],
+  ): Promise<StoredMessage[][]> {
+    const publishedAt = Date.now();
+    const keys: string[] = [this.keys.registry(), this.keys.expiries(), this.keys.watermark("").key];
+    const args: (string | number | Buffer)[] = [this.options.maxLenPerSubject, publishedAt, this.options.maxSubjects];
+    for (const { subject, items } of shares) {
+      keys.push(this.key(subject));
+      const { slot, fingerprint } = this.keys.watermark(subject);
+      const releaseAt = this.releaseAt(publishedAt, items[0]?.expiresAt ?? 0);
+      args.push(subject, items.length, releaseAt, slot, fingerprint);
+      for (const { body, expiresAt } of items) args.push(asBuffer(body), expiresAt);
+    }
+    const replies = await this.scripts.brokerAppendShares(keys.length, ...keys, ...args).catch((err: unknown) => {
+      throw writeRefusal(err, this.options.maxSubjects);
+    });
+    return shares.map(({ subject, items }, s) =>
+      items.map(({ body, expiresAt }, i) => ({
+        id: parseEntryId((replies[s] as string[])[i] as string),
+        subject,
+        body,
+        publishedAt,
+        expiresAt,
+      })),
+    );
+  }
+
+  /**
    * Runs a script that needs the subject's id floor only when the stream is
    * missing: first without it (''), and when the script answers null, again
    * with the floor looked up.
    */
   private async withFloor<T>(subject: string, run: (floor: number | "") => Promise<T | null>): Promise<T> {
+    // Without an archive the floor is 0 (the watermark covers deleted streams): one call.
+    if (!this.options.idFloor) return (await run(0)) as T;
     const reply = await run("");
     if (reply !== null) return reply;
     const floor = this.options.idFloor ? await this.options.idFloor(subject) : 0;
@@ -261,12 +356,14 @@ export class RedisEngine implements Engine {
     return entry ? decodeEntry(subject, entry[0], entry[1]) : undefined;
   }
 
+  /** The highest id ever assigned: the stream's, or the watermark of its deleted stream (0 when none). */
   lastId(subject: string): Promise<number> {
     return this.errors.guard(this.readLastId(subject), "lastId", subject);
   }
 
   private async readLastId(subject: string): Promise<number> {
-    return parseEntryId(await this.scripts.brokerLastId(this.key(subject)));
+    const { key, slot, fingerprint } = this.keys.watermark(subject);
+    return parseEntryId(await this.scripts.brokerLastIdOrFloor(this.key(subject), key, slot, fingerprint));
   }
 
   /** The first id still stored (0 when none) and the last id ever assigned (0 when none). */
@@ -324,6 +421,7 @@ export class RedisEngine implements Engine {
   }
 
   async close(): Promise<void> {
+    await this.sweeper.close();
     await Promise.all(this.readers.map((reader) => reader.close()));
     // QUIT fails when the connection is already down: then just drop it.
     await this.commands.quit().catch(() => this.commands.disconnect());
@@ -340,6 +438,16 @@ export class RedisEngine implements Engine {
 
   private key(subject: string): string {
     return this.keys.stream(subject);
+  }
+
+  /** The keys a script that may create the subject's stream touches: stream, registry, schedule, watermarks. */
+  private creationKeys(subject: string): [string, string, string, string] {
+    return [this.key(subject), this.keys.registry(), this.keys.expiries(), this.keys.watermark(subject).key];
+  }
+
+  /** When a new stream's first entry stops being needed (its place in the sweep's schedule). */
+  private releaseAt(publishedAt: number, expiresAt: number): number {
+    return expiresAt === FIRE_AND_FORGET ? publishedAt + this.options.catchUpRetentionMs : expiresAt;
   }
 
   private readerFor(subject: string): StreamReader {
