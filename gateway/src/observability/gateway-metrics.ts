@@ -1,8 +1,8 @@
 import type { Redis } from "ioredis";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BrokerObserver } from "../core/observer.js";
+import { labelFreeHistogram, type Observer } from "../patches/prom-client-label-free-histogram.js";
 import { BROKER_METRICS, RPC_METRICS } from "../process/metric-names.js";
-import { LabelFreeHistogram } from "./label-free-histogram.js";
 
 export type RpcType = "unary" | "server_stream" | "client_stream" | "bidi_stream";
 /** Which listener served the call: the @grpc/grpc-js port or the Connect/gRPC-Web/gRPC HTTP port. */
@@ -42,7 +42,7 @@ export class GatewayMetrics {
   readonly rpcMsgReceived: Counter<(typeof RPC_LABELS)[number]>;
   private readonly published: Counter;
   private readonly delivered: Counter;
-  private readonly deliveryLag: LabelFreeHistogram;
+  private readonly deliveryLag: Observer;
   private readonly fellBehind: Counter;
   private readonly terminated: Counter;
   private readonly redisSeconds: Histogram<"command">;
@@ -106,7 +106,7 @@ export class GatewayMetrics {
       if (this.pendingDeliveries > 0) this.delivered.inc(this.pendingDeliveries);
       this.pendingDeliveries = 0;
     });
-    this.deliveryLag = new LabelFreeHistogram(
+    this.deliveryLag = labelFreeHistogram(
       BROKER_METRICS.deliveryLagSeconds,
       "Time from a message's publish to its write on a subscriber stream, in seconds.",
       LAG_BUCKETS,

@@ -1,7 +1,13 @@
 import pg from "pg";
 import type { StoredMessage } from "../../core/message.js";
+import {
+  LOOKUP_SQL,
+  LOOKUP_STATEMENT,
+  type LookupRow,
+  PointLookup,
+  pointLookupPatch,
+} from "../../patches/pg-point-lookup.js";
 import { PgConnections } from "./pg-connections.js";
-import { type LookupRow, PointLookup } from "./point-lookup.js";
 
 /**
  * Read access to the PostgreSQL archive the archiver process writes
@@ -45,6 +51,8 @@ interface MessageRow {
 
 export class ArchiveStore {
   private readonly connections: PgConnections;
+  /** Fetch's lookup through the pg-point-lookup patch, or pg's own query path. */
+  private readonly lookupPatched = pointLookupPatch();
 
   constructor(options: ArchiveStoreOptions) {
     this.connections = new PgConnections({
@@ -55,8 +63,12 @@ export class ArchiveStore {
     });
   }
 
-  /** The archive's hot read (Fetch of an id Redis has trimmed): see PointLookup. */
+  /** The archive's hot read (Fetch of an id Redis has trimmed). */
   async get(subject: string, id: number): Promise<StoredMessage | undefined> {
+    if (!this.lookupPatched) {
+      const [row] = await this.rows<Omit<MessageRow, "id">>(LOOKUP_STATEMENT, LOOKUP_SQL, [subject, id]);
+      return row && toMessage(subject, { ...row, id: String(id) });
+    }
     const row = await this.run(
       (client) =>
         new Promise<LookupRow | undefined>((resolve, reject) => {

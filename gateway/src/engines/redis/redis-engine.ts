@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../../core/engine.js";
 import type { StoredMessage } from "../../core/message.js";
+import { corked, corkedSocketBatching } from "../../patches/ioredis-corked-socket.js";
 import { DEFAULT_KEY_PREFIX, RedisKeys } from "../../storage/redis-keys.js";
 import { defineScripts } from "../../storage/redis-scripts.js";
 import {
@@ -12,7 +13,6 @@ import {
   NEXT_ID,
   parseEntryId,
 } from "../../storage/stream-entry.js";
-import { corked } from "./corked.js";
 import { StreamReader } from "./stream-reader.js";
 import { TurnBatcher } from "./turn-batcher.js";
 
@@ -85,27 +85,29 @@ export class RedisEngine implements Engine {
   private readonly keys: RedisKeys;
   private readonly readers: StreamReader[] = [];
   private listener: FeedListener = { messages() {}, lost() {} };
+  /** A turn's sends leave in one write: on a corked socket (a patch), else by ioredis's auto-pipelining. */
+  private readonly corkTurns = corkedSocketBatching();
   /** Concurrent appends and gets on one subject share a script call (see TurnBatcher). */
   private readonly appends = new TurnBatcher<BatchItem, StoredMessage>(
     (subject, item) => this.appendOne(subject, item.body, item.expiresAt),
     (subject, items) => this.appendBatch(subject, items),
     MAX_BATCH,
-    (sendAll) => corked(this.commands, sendAll),
+    (sendAll) => this.inTurn(sendAll),
   );
   private readonly gets = new TurnBatcher<number, StoredMessage | undefined>(
     (subject, id) => this.getOne(subject, id),
     (subject, ids) => this.getMany(subject, ids),
     MAX_BATCH,
-    (sendAll) => corked(this.commands, sendAll),
+    (sendAll) => this.inTurn(sendAll),
   );
 
   constructor(private readonly options: RedisEngineOptions) {
     this.keys = new RedisKeys(options.keyPrefix);
     this.commands = new Redis(options.url, {
       ...FAIL_FAST,
-      // No auto-pipelining: the TurnBatchers already group a turn's requests
-      // and send them on a corked socket (see corked.ts).
-      enableAutoPipelining: false,
+      // The TurnBatchers group a turn's requests; with the corked-socket patch
+      // they leave in one write without auto-pipelining's Pipeline per turn.
+      enableAutoPipelining: !this.corkTurns,
       commandTimeout: options.commandTimeoutMs,
       connectionName: "broker-commands",
     });
@@ -294,6 +296,11 @@ export class RedisEngine implements Engine {
   /** Connections this engine holds: one for commands plus one per reader. */
   get connectionCount(): number {
     return 1 + this.readers.length;
+  }
+
+  private inTurn(sendAll: () => void): void {
+    if (this.corkTurns) corked(this.commands, sendAll);
+    else sendAll();
   }
 
   private get scripts(): ScriptCommands {

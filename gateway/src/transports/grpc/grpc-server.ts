@@ -6,8 +6,8 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Broker } from "../../core/broker.js";
+import { useYoungStreamTablesOnGrpcServer } from "../../patches/grpc-js-http2-servers.js";
 import { brokerGrpcService } from "./broker-service.js";
-import { useYoungStreamTablesOnGrpcServer } from "./grpc-stream-tables.js";
 import { addReflection } from "./reflection.js";
 import { brokerServiceDefinition } from "./service-definition.js";
 
