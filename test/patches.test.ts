@@ -78,9 +78,9 @@ describe("@grpc/grpc-js still has what the grpc-js patches use", () => {
     for await (const _ of client.subscribe({ subject: "shape" })) break;
     const call = calls.at(-1);
     assert.ok(call, "the handler ran");
-    const beneath = (call as unknown as { call?: { sendMessage?: unknown } }).call;
-    assert.equal(typeof beneath?.sendMessage, "function");
-    assert.equal((beneath?.sendMessage as (...args: unknown[]) => unknown).length, 2);
+    const sendMessage = (call as unknown as { call?: { sendMessage?: unknown } }).call?.sendMessage;
+    assert.equal(typeof sendMessage, "function");
+    assert.equal((sendMessage as (...args: unknown[]) => unknown).length, 2);
     assert.ok(findCallBeneath(call));
   });
 
@@ -88,7 +88,9 @@ describe("@grpc/grpc-js still has what the grpc-js patches use", () => {
     const servers = http2ServersOf(server);
     assert.ok(servers, "Server.http2Servers is a Map");
     assert.equal(servers.size, 1);
-    const [[http2Server, info]] = [...servers];
+    const [entry] = [...servers];
+    assert.ok(entry);
+    const [http2Server, info] = entry;
     assert.ok(http2Server instanceof EventEmitter);
     assert.equal(http2Server.listenerCount("session") > 0, true, "grpc-js listens for sessions on it");
     assert.ok(info.sessions instanceof Set);
