@@ -13,6 +13,7 @@ import { serialize } from "pg-protocol";
 import { http2ServersOf } from "../gateway/src/patches/grpc-js-http2-servers.js";
 import { findCallBeneath } from "../gateway/src/patches/grpc-js-server-call.js";
 import { PATCHES, parsePatches, patchEnabled } from "../gateway/src/patches/index.js";
+import { observeCommands } from "../gateway/src/patches/ioredis-command-hook.js";
 import { sessionState } from "../gateway/src/patches/node-http2-stream-tables.js";
 import { ConfigError } from "../gateway/src/process/env.js";
 import { brokerServiceDefinition } from "../gateway/src/transports/grpc/service-definition.js";
@@ -176,6 +177,29 @@ describe("ioredis still writes the way ioredis-corked-socket expects", () => {
       assert.equal(await reply, "corked");
     } finally {
       redis.disconnect();
+    }
+  });
+});
+
+describe("ioredis still sends every command the way ioredis-command-hook expects", () => {
+  it("passes direct, pipelined and auto-pipelined commands through the instance's sendCommand", async () => {
+    for (const enableAutoPipelining of [false, true]) {
+      const redis = new Redis(REDIS_URL, { protocol: 2, enableAutoPipelining, lazyConnect: true });
+      try {
+        await redis.connect();
+        const seen: string[] = [];
+        observeCommands(redis, (command) => seen.push(command.name.toLowerCase()));
+        await redis.echo("direct");
+        await redis.pipeline().echo("a").ping().exec();
+        await Promise.all([redis.echo("same"), redis.echo("turn")]);
+        assert.deepEqual(
+          seen,
+          ["echo", "echo", "ping", "echo", "echo"],
+          `enableAutoPipelining: ${enableAutoPipelining}`,
+        );
+      } finally {
+        redis.disconnect();
+      }
     }
   });
 });

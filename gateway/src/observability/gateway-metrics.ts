@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BrokerObserver } from "../core/observer.js";
+import { observeCommands } from "../patches/ioredis-command-hook.js";
 import { labelFreeHistogram, type Observer } from "../patches/prom-client-label-free-histogram.js";
 import { BROKER_METRICS, RPC_METRICS } from "../process/metric-names.js";
 
@@ -191,11 +192,11 @@ export class GatewayMetrics {
    * ready (status "connect") are ioredis's handshake and are not counted.
    */
   instrumentRedis = (connection: Redis, role: "commands" | "reader"): void => {
-    const send = connection.sendCommand.bind(connection);
     const timed = role === "commands";
-    connection.sendCommand = (command, stream) => {
+    // Through a patch on ioredis (patches/ioredis-command-hook.ts): it has no command hook.
+    observeCommands(connection, (command) => {
       // ioredis's own handshake (CLIENT SETINFO fails on Redis < 7.2, by design) is not ours to count.
-      if (connection.status === "connect") return send(command, stream);
+      if (connection.status === "connect") return;
       const name = command.name.toLowerCase();
       const end = timed ? this.redisSeconds.startTimer({ command: name }) : undefined;
       command.promise.then(
@@ -205,7 +206,6 @@ export class GatewayMetrics {
           this.redisErrors.inc({ command: name });
         },
       );
-      return send(command, stream);
-    };
+    });
   };
 }
