@@ -69,9 +69,8 @@ export class StreamReads {
 
   /**
    * Up to `count` entries after `after`, per subject, in one pipeline. Decoding
-   * these replies is most of the archiver's CPU: ioredis takes ~2.4-2.9 µs per
-   * entry where node-redis took ~1.1-1.2 (2026-12-03, docs/patches.md), a cost
-   * accepted for one Redis client.
+   * these replies is most of the archiver's CPU; node-redis decodes them
+   * faster, a cost accepted for one Redis client (docs/patches.md).
    */
   async entries(from: readonly { subject: string; after: number; count: number }[]): Promise<XRangeReply[]> {
     if (from.length === 0) return [];

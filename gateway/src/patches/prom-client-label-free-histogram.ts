@@ -27,14 +27,14 @@ interface HistogramReading {
  * message per subscriber (a 1,000-subscriber fan-out makes 100,000 a second):
  * observe() is a bucket search and three additions. prom-client's
  * Histogram.observe builds, validates and hashes a label set on every call
- * (some 250 ns and an allocation each, measured here) even without labels.
+ * (and allocates) even without labels.
  *
  * It is read through prom-client's own registry contract (get()), so it
  * prints as a prom-client Histogram does and the cluster aggregator sums it
  * by bucket across workers like any histogram.
  *
- * Measured 2026-12-03 (npm run bench:patches, observe() alone): see
- * docs/patches.md. Tests: test/label-free-histogram.test.ts (prints what
+ * Measured 2026-12-03 (npm run bench:patches, observe() alone, 2 x 2M calls):
+ * 47-56 ns against prom-client's 184-295 ns, CPU ratio 0.16-0.30 of off. Tests: test/label-free-histogram.test.ts (prints what
  * prom-client's Histogram prints) and test/patches.test.ts.
  * Off: prom-client's own Histogram.
  */

@@ -2,44 +2,39 @@
  * `npm run bench:patches`: what each library patch (gateway/src/patches,
  * docs/patches.md) buys, measured side by side in one run. Each gateway figure
  * is a gateway process (built, one worker, pinned to BENCH_SERVER_CPUS) run
- * with a GATEWAY_PATCHES setting: all off, all on, and the patches that act on
- * that path alone. The archive lookup and the histogram are measured in this
- * process. Bounded: BENCH_PATCHES_SECONDS (default 3) per measurement, about
+ * with GATEWAY_PATCHES off and on, alternating; then each patch alone against
+ * off, in this process (patches-micro.ts). Bounded: BENCH_PATCHES_SECONDS (default 3) per measurement, about
  * a minute and a half in all; loopback only. A shared machine is noisy:
  * trust ratios measured in the same run, and re-run before quoting one.
  */
 import { randomUUID } from "node:crypto";
-import pg from "pg";
-import { Histogram, Registry } from "prom-client";
-import { loadMigrations, migrate } from "../../../archiver/src/migrations.js";
-import { ArchiveStore, DEFAULT_ARCHIVE_STORE_OPTIONS } from "../../../gateway/src/engines/archive/archive-store.js";
-import { LabelFreeHistogram } from "../../../gateway/src/patches/prom-client-label-free-histogram.js";
-import { createDatabase } from "../../../test/support/archive.js";
-import { DATABASE_URL, REDIS_URL } from "../../../test/support/services.js";
+import { REDIS_URL } from "../../../test/support/services.js";
 import { BrokerChannels } from "../grpc-client.js";
 import { closedLoop } from "../load.js";
 import { pinToCpus } from "../proc.js";
 import { perOpUs, withServerCpu } from "../results.js";
 import { CLIENT_CPUS, type EngineName, startGateway } from "../servers.js";
+import {
+  archiveLookups,
+  engineAppends,
+  type Figure,
+  histogramObserve,
+  serverStreamWrites,
+  unaryNoopCalls,
+} from "./patches-micro.js";
 
 const SECONDS = Number(process.env.BENCH_PATCHES_SECONDS ?? 3);
 const DURATION_MS = SECONDS * 1000;
 const NO_LIMIT = 100_000_000;
-const STREAM_TABLES = "node-http2-stream-tables,grpc-js-http2-servers";
-
-interface Figure {
-  readonly patches: string;
-  readonly rate: number;
-  readonly cpuUs: number | undefined;
-  readonly errors: number;
-}
 
 function print(title: string, unit: string, figures: readonly Figure[]): void {
-  const off = figures.find((f) => f.patches === "off");
+  const offs = figures.filter((f) => f.patches === "off" && f.cpuUs !== undefined);
+  // Against the mean of the "off" rows of the same run.
+  const offCpu = offs.reduce((sum, f) => sum + (f.cpuUs ?? 0), 0) / offs.length;
   console.log(`\n${title}`);
   console.log(`  ${"GATEWAY_PATCHES".padEnd(48)} ${unit.padStart(14)}        CPU/op   CPU vs off`);
   for (const f of figures) {
-    const ratio = off?.cpuUs && f.cpuUs ? (f.cpuUs / off.cpuUs).toFixed(2) : "-";
+    const ratio = offCpu && f.cpuUs ? (f.cpuUs / offCpu).toFixed(2) : "-";
     const cpu =
       f.cpuUs === undefined ? "-" : f.cpuUs < 1 ? `${(f.cpuUs * 1000).toFixed(0)} ns` : `${f.cpuUs.toFixed(1)} µs`;
     const errors = f.errors > 0 ? `  (${f.errors} errors)` : "";
@@ -130,79 +125,17 @@ async function fanOut(patches: string): Promise<Figure> {
   }
 }
 
-/** Archive point lookups through ArchiveStore (this process), 16 in flight over 4 connections; client CPU per lookup. */
-async function archiveLookups(): Promise<Figure[]> {
-  const database = await createDatabase();
-  const pool = new pg.Pool({ connectionString: database.url, max: 1 });
-  try {
-    await migrate(pool, await loadMigrations());
-    await pool.query(
-      `INSERT INTO broker_messages (subject, id, body, published_at, expires_at)
-       SELECT 'lookups', n, decode(repeat('07', 128), 'hex'), 1, 9999999999999 FROM generate_series(1, 1000) AS n`,
-    );
-    const figures: Figure[] = [];
-    for (const patches of ["off", "pg-point-lookup", "off", "pg-point-lookup"]) {
-      process.env.GATEWAY_PATCHES = patches;
-      const store = new ArchiveStore({ ...DEFAULT_ARCHIVE_STORE_OPTIONS, url: database.url, maxConnections: 4 });
-      let wrong = 0;
-      const lookup = async (i: number) => {
-        const message = await store.get("lookups", (i % 1000) + 1);
-        if (message?.body.byteLength !== 128) wrong += 1;
-      };
-      await closedLoop("warm-up", { concurrency: 16, durationMs: 500, maxOps: 5_000 }, lookup);
-      const cpu = process.cpuUsage();
-      const result = await closedLoop(
-        `archive lookups (${patches})`,
-        { concurrency: 16, durationMs: DURATION_MS, maxOps: NO_LIMIT },
-        lookup,
-      );
-      const used = process.cpuUsage(cpu);
-      await store.close();
-      figures.push({
-        patches,
-        rate: result.ok / (result.elapsedMs / 1000),
-        cpuUs: (used.user + used.system) / result.ok,
-        errors: result.errors + wrong,
-      });
-    }
-    return figures;
-  } finally {
-    delete process.env.GATEWAY_PATCHES;
-    await pool.end();
-    await database.drop();
-  }
-}
-
-/** observe() of the delivery-lag histogram, alone: prom-client's Histogram against the label-free one. */
-function histogramObserve(): Figure[] {
-  const buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-  const count = 2_000_000;
-  const time = (patches: string, observe: (value: number) => void): Figure => {
-    const t0 = process.cpuUsage();
-    for (let i = 0; i < count; i++) observe((i % 1000) / 10_000);
-    const used = process.cpuUsage(t0);
-    const cpuUs = (used.user + used.system) / count;
-    return { patches, rate: 1 / (cpuUs / 1e6), cpuUs, errors: 0 };
-  };
-  const plain = new Histogram({ name: "plain", help: "h", buckets, registers: [new Registry()] });
-  const labelFree = new LabelFreeHistogram("label_free", "h", buckets, [new Registry()]);
-  const figures: Figure[] = [];
-  for (let pass = 0; pass < 2; pass++) {
-    figures.push(time("off", (v) => plain.observe(v)));
-    figures.push(time("prom-client-label-free-histogram", (v) => labelFree.observe(v)));
-  }
-  return figures;
-}
-
 pinToCpus(process.pid, CLIENT_CPUS);
-console.log(`bench:patches ${new Date().toISOString()}, ${SECONDS} s per measurement (DATABASE_URL ${DATABASE_URL})`);
+console.log(`bench:patches ${new Date().toISOString()}, ${SECONDS} s per measurement`);
+const ROUNDS = ["off", "on", "off", "on"];
 const unary: Figure[] = [];
-for (const patches of ["off", "on", "ioredis-corked-socket", STREAM_TABLES]) unary.push(await unaryPublish(patches));
-print("Unary Publish, Redis engine (gRPC, 128 in flight)", "publishes/s", unary);
+for (const patches of ROUNDS) unary.push(await unaryPublish(patches));
+print("Gateway: unary Publish, Redis engine (gRPC, 128 in flight over 4 channels)", "publishes/s", unary);
 const fan: Figure[] = [];
-for (const patches of ["off", "on", "grpc-js-server-call", "prom-client-label-free-histogram", STREAM_TABLES]) {
-  fan.push(await fanOut(patches));
-}
-print("Fan-out, memory engine (100 × 1 KiB per batch, 8 gRPC subscribers)", "deliveries/s", fan);
-print("Archive point lookup (this process's CPU per lookup)", "lookups/s", await archiveLookups());
-print("Delivery-lag histogram observe() (this process's CPU per call)", "observes/s", histogramObserve());
+for (const patches of ROUNDS) fan.push(await fanOut(patches));
+print("Gateway: fan-out, memory engine (batches of 100 × 1 KiB, 8 gRPC subscribers)", "deliveries/s", fan);
+print("grpc-js-server-call: a server stream of 20,000 × 1 KiB (in process)", "messages/s", await serverStreamWrites());
+print("node-http2-stream-tables: no-op unary gRPC calls (in process)", "calls/s", await unaryNoopCalls(SECONDS));
+print("ioredis-corked-socket: RedisEngine appends (in process)", "appends/s", await engineAppends(SECONDS));
+print("pg-point-lookup: ArchiveStore.get (in process)", "lookups/s", await archiveLookups(SECONDS));
+print("prom-client-label-free-histogram: observe() (in process)", "observes/s", await histogramObserve());
