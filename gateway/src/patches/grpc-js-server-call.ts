@@ -14,8 +14,9 @@ import { patchEnabled } from "./index.js";
  * each message (sendMessage is where their chain starts); ending the stream
  * and its status stay with the ServerWritableStream.
  *
- * Measured 2026-12-03 (npm run bench:patches, fan-out of 1 KiB messages to 8
- * gRPC subscribers, memory engine): see docs/patches.md for the figure.
+ * Measured 2026-12-03 (npm run bench:patches, one stream of 20,000 x 1 KiB in
+ * process, off/on/off/on): 13.6-14.0 us of CPU per message against 36-44 us,
+ * ratio 0.34; a gateway's fan-out with all patches: 0.85.
  * Shape test: test/patches.test.ts. Off: the stream's own write() and 'drain'.
  */
 

@@ -2,9 +2,11 @@ import { ConfigError, type Env } from "../process/env.js";
 
 /**
  * The switch for gateway/src/patches/: each file there reaches into another
- * library's private internals (or undocumented behaviour) for speed, and each
- * caller falls back to the library's public path when its patch is off.
- * docs/patches.md lists them, with versions and measured gains.
+ * library's private internals (or undocumented behaviour). Those below do it
+ * for speed, and their callers fall back to the library's public path when
+ * the patch is off. Two have no public path and stay on whatever the switch
+ * says: connect-node-early-headers and ioredis-command-hook. docs/patches.md
+ * lists them all, with versions and measured gains.
  *
  * GATEWAY_PATCHES:
  *   on (default)  every patch
