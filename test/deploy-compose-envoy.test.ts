@@ -4,10 +4,9 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { Broker } from "../gateway/gen/broker/broker_pb.js";
 import { loadConfig } from "../gateway/src/config.js";
-import { ServingStatus } from "../gateway/src/observability/grpc-health.js";
 import { DEPLOY, durationMs, readYaml, type Yaml } from "./support/deploy.js";
 import { gatewayForSuite } from "./support/gateway.js";
-import { grpcHealthCheck, httpStatus } from "./support/health-client.js";
+import { grpcHealthCheck, httpStatus, ServingStatus } from "./support/health-client.js";
 
 const defaults = loadConfig({});
 const compose = readYaml("compose.yaml");

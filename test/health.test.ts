@@ -5,10 +5,9 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
-import { ServingStatus } from "../gateway/src/observability/grpc-health.js";
 import { brokerClient } from "./support/clients.js";
 import { gatewayForSuite, startGateway } from "./support/gateway.js";
-import { grpcHealthCheck, grpcHealthWatch, httpStatus } from "./support/health-client.js";
+import { grpcHealthCheck, grpcHealthWatch, httpStatus, ServingStatus } from "./support/health-client.js";
 import { eventually, freePort } from "./support/node-process.js";
 import { bytes } from "./support/streams.js";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
-import { PendingStreams, StreamsById, useYoungStreamTables } from "../gateway/src/transports/http2-stream-tables.js";
+import { PendingStreams, replaceStreamTables, StreamsById } from "../gateway/src/patches/node-http2-stream-tables.js";
 
 describe("HTTP/2 stream tables that let finished calls die young", () => {
   it("behave as the Map of streams by id node:http2 uses", () => {
@@ -50,7 +50,7 @@ describe("HTTP/2 stream tables that let finished calls die young", () => {
     const server = http2.createServer();
     let replaced: boolean | undefined;
     server.on("session", (session) => {
-      replaced = useYoungStreamTables(session);
+      replaced = replaceStreamTables(session);
     });
     server.on("stream", (stream) => {
       stream.respond({ ":status": 200 });

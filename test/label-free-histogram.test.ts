@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AggregatorRegistry, Histogram, Registry } from "prom-client";
-import { LabelFreeHistogram } from "../gateway/src/observability/label-free-histogram.js";
+import { LabelFreeHistogram } from "../gateway/src/patches/prom-client-label-free-histogram.js";
 
 const BUCKETS = [0.001, 0.01, 0.1, 1];
 /** Below, on and between the bounds, and above the last one (+Inf only). */

@@ -3,7 +3,8 @@ import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Server, ServerCredentials, type ServerWritableStream } from "@grpc/grpc-js";
 import { type MessageResponse, MessageResponseSchema } from "../gateway/gen/broker/broker_pb.js";
-import { callBeneath, messageWriter } from "../gateway/src/transports/grpc/message-writer.js";
+import { findCallBeneath } from "../gateway/src/patches/grpc-js-server-call.js";
+import { messageWriter } from "../gateway/src/transports/grpc/message-writer.js";
 import { brokerServiceDefinition } from "../gateway/src/transports/grpc/service-definition.js";
 import { brokerClient } from "./support/clients.js";
 
@@ -20,7 +21,7 @@ describe("MessageWriter on a grpc-js server stream", () => {
     server.addService(brokerServiceDefinition, {
       subscribe(call: ServerWritableStream<unknown, MessageResponse>) {
         const writer = messageWriter(call, (message) => message.body.byteLength);
-        const record = { direct: callBeneath(call) !== undefined, waits: 0 };
+        const record = { direct: findCallBeneath(call) !== undefined, waits: 0 };
         seen.push(record);
         let next = 1;
         const pump = () => {

@@ -4,7 +4,6 @@ import { backoffDelay } from "../../gateway/src/process/backoff.js";
 import { RedisKeys } from "../../gateway/src/storage/redis-keys.js";
 import { defineScripts } from "../../gateway/src/storage/redis-scripts.js";
 import { BatchTracer } from "./batch-tracer.js";
-import { BulkRedis } from "./bulk-redis.js";
 import type { ArchiverConfig } from "./config.js";
 import { Copier } from "./copier.js";
 import type { CopyStats } from "./copy-stats.js";
@@ -33,8 +32,6 @@ export class Archiver {
   trimmed = 0;
   expiredDeleted = 0;
   private readonly redis: Redis;
-  /** The bulk reads' own connection (bulk-redis.ts); undefined: ioredis does them too. */
-  private readonly bulk: BulkRedis | undefined;
   private readonly pool: pg.Pool;
   private readonly discovery: SubjectDiscovery;
   private readonly hotWindow: HotWindow;
@@ -74,12 +71,8 @@ export class Archiver {
     this.pool.on("error", () => {});
     this.discovery = new SubjectDiscovery(this.redis, new RedisKeys(config.keyPrefix), config.discoveryIntervalMs);
     this.hotWindow = new HotWindow(this.redis, config);
-    this.bulk = BulkRedis.forUrl(config.redisUrl, {
-      commandTimeoutMs: COMMAND_TIMEOUT_MS,
-      connectionName: "broker-archiver-bulk",
-    });
     this.copier = new Copier(
-      new StreamReads(this.redis, new RedisKeys(config.keyPrefix), this.bulk),
+      new StreamReads(this.redis, new RedisKeys(config.keyPrefix)),
       this.pool,
       this.hotWindow,
       config,
@@ -105,7 +98,6 @@ export class Archiver {
     this.wake?.();
     await this.loop;
     this.redis.disconnect();
-    this.bulk?.close();
     await this.pool.end();
   }
 

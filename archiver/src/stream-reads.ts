@@ -1,7 +1,6 @@
 import type { Redis } from "ioredis";
 import type { RedisKeys } from "../../gateway/src/storage/redis-keys.js";
 import { entryId, FIELD_PUBLISHED_AT, parseEntryId } from "../../gateway/src/storage/stream-entry.js";
-import type { BulkRedis } from "./bulk-redis.js";
 
 /** XRANGE's reply, bytes untouched. */
 export type XRangeReply = [id: Buffer, fields: Buffer[]][];
@@ -18,8 +17,6 @@ export class StreamReads {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
-    /** Where the bulk XRANGEs go when set (bulk-redis.ts); else ioredis. */
-    private readonly bulk?: BulkRedis,
   ) {}
 
   /**
@@ -70,14 +67,15 @@ export class StreamReads {
     return ids;
   }
 
-  /** Up to `count` entries after `after`, per subject, in one pipeline. */
+  /**
+   * Up to `count` entries after `after`, per subject, in one pipeline. Decoding
+   * these replies is most of the archiver's CPU; node-redis decodes them
+   * faster, a cost accepted for one Redis client (docs/patches.md).
+   */
   async entries(from: readonly { subject: string; after: number; count: number }[]): Promise<XRangeReply[]> {
     if (from.length === 0) return [];
     const range = ({ subject, after, count }: (typeof from)[number]) =>
       [this.keys.stream(subject), `(${entryId(after)}`, "+", "COUNT", String(count)] as const;
-    if (this.bulk) {
-      return (await this.bulk.call(from.map((f) => ["XRANGE", ...range(f)]))) as XRangeReply[];
-    }
     const pipeline = this.redis.pipeline();
     for (const f of from) pipeline.xrangeBuffer(...range(f));
     return ((await pipeline.exec()) ?? []).map(([err, reply]) => {

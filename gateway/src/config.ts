@@ -3,6 +3,7 @@ import { DEFAULT_LIMITS } from "./core/limits.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS } from "./core/subscription.js";
 import { DEFAULT_MEMORY_OPTIONS } from "./engines/memory/memory-engine.js";
 import { DEFAULT_REDIS_OPTIONS } from "./engines/redis/redis-engine.js";
+import { type PatchName, parsePatches } from "./patches/index.js";
 import { type Env, integer, onOff } from "./process/env.js";
 import { DEFAULT_KEY_PREFIX } from "./storage/redis-keys.js";
 
@@ -48,6 +49,8 @@ export interface GatewayConfig {
   readonly drainDelayMs: number;
   /** V8's old-generation growth between full collections, in percent (see heap-growth.ts); 0: V8's own. */
   readonly heapGrowingPercent: number;
+  /** GATEWAY_PATCHES: the library patches in use (patches/index.ts; callers read the switch themselves). */
+  readonly patches: readonly PatchName[];
 }
 
 export function loadConfig(env: Env = process.env): GatewayConfig {
@@ -94,5 +97,6 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     metricsPort: integer(env, "METRICS_PORT", 9464),
     drainDelayMs: integer(env, "DRAIN_DELAY_MS", 0),
     heapGrowingPercent: integer(env, "HEAP_GROWING_PERCENT", 300),
+    patches: [...parsePatches(env.GATEWAY_PATCHES)],
   };
 }

@@ -10,7 +10,7 @@ import { DEFAULT_MEMORY_OPTIONS, MemoryEngine } from "./engines/memory/memory-en
 import { DEFAULT_REDIS_OPTIONS, RedisEngine, type RedisEngineOptions } from "./engines/redis/redis-engine.js";
 import { connectTelemetryInterceptor } from "./observability/connect-telemetry.js";
 import { GatewayMetrics } from "./observability/gateway-metrics.js";
-import { healthService, healthServiceDefinition } from "./observability/grpc-health.js";
+import { GrpcHealth } from "./observability/grpc-health.js";
 import { grpcInstrumentation } from "./observability/grpc-telemetry.js";
 import { handleHealthRequest } from "./observability/health-http.js";
 import { HealthState } from "./observability/health-state.js";
@@ -131,9 +131,7 @@ export class Gateway {
       interceptors: grpcTelemetry.interceptors,
       wrapHandlers: grpcTelemetry.wrap,
       log,
-      extraServices: [
-        { definition: healthServiceDefinition, implementation: healthService(health, [BrokerService.typeName]) },
-      ],
+      extraServices: [new GrpcHealth(health, [BrokerService.typeName]).service],
     });
     const http = new DualProtocolServer(
       connectHandler(broker, {

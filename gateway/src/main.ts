@@ -26,6 +26,7 @@ async function runGateway(config: GatewayConfig, isWorker: boolean): Promise<voi
       httpPort: gateway.httpPort,
       metricsPort: metricsServer?.port,
       engine: config.redisUrl ? "redis" : "memory",
+      patches: config.patches,
     },
     "gateway listening",
   );

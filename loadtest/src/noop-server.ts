@@ -18,8 +18,8 @@ import {
 } from "../../gateway/gen/broker/broker_pb.js";
 import { loadConfig } from "../../gateway/src/config.js";
 import { setHeapGrowingPercent } from "../../gateway/src/heap-growth.js";
+import { useYoungStreamTablesOnGrpcServer } from "../../gateway/src/patches/grpc-js-http2-servers.js";
 import { registrySource, serveMetrics } from "../../gateway/src/process/metrics-server.js";
-import { useYoungStreamTablesOnGrpcServer } from "../../gateway/src/transports/grpc/grpc-stream-tables.js";
 import { brokerServiceDefinition } from "../../gateway/src/transports/grpc/service-definition.js";
 
 /**

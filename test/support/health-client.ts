@@ -1,7 +1,22 @@
-import { credentials, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
-import { healthServiceDefinition, ServingStatus } from "../../gateway/src/observability/grpc-health.js";
+import { credentials, makeGenericClientConstructor, type ServiceDefinition, type ServiceError } from "@grpc/grpc-js";
+import { service } from "grpc-health-check";
 
+/** grpc.health.v1.HealthCheckResponse.ServingStatus. */
+export enum ServingStatus {
+  UNKNOWN = 0,
+  SERVING = 1,
+  NOT_SERVING = 2,
+  SERVICE_UNKNOWN = 3,
+}
+
+/** grpc-health-check's definition (proto-loader, enums as their names). */
+const healthServiceDefinition = service as unknown as ServiceDefinition &
+  Record<"Check" | "Watch", ServiceDefinition[string]>;
 const HealthClient = makeGenericClientConstructor(healthServiceDefinition, "grpc.health.v1.Health");
+
+function statusOf(response: { status?: string } | undefined): ServingStatus {
+  return ServingStatus[(response?.status ?? "UNKNOWN") as keyof typeof ServingStatus] ?? ServingStatus.UNKNOWN;
+}
 
 /** grpc.health.v1 Check against a gRPC port, as grpc_health_probe does. */
 export async function grpcHealthCheck(port: number, service = ""): Promise<ServingStatus> {
@@ -13,8 +28,7 @@ export async function grpcHealthCheck(port: number, service = ""): Promise<Servi
         healthServiceDefinition.Check.requestSerialize,
         healthServiceDefinition.Check.responseDeserialize,
         { service },
-        (err: ServiceError | null, response?: { status: ServingStatus }) =>
-          err ? reject(err) : resolve(response?.status ?? ServingStatus.UNKNOWN),
+        (err: ServiceError | null, response?: { status?: string }) => (err ? reject(err) : resolve(statusOf(response))),
       );
     });
   } finally {
@@ -37,7 +51,7 @@ export function grpcHealthWatch(port: number, service = ""): { statuses: Serving
     healthServiceDefinition.Watch.responseDeserialize,
     { service },
   );
-  call.on("data", (response: { status: ServingStatus }) => statuses.push(response.status));
+  call.on("data", (response: { status?: string }) => statuses.push(statusOf(response)));
   call.on("error", () => {});
   return {
     statuses,

@@ -1,8 +1,9 @@
 import type { Redis } from "ioredis";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BrokerObserver } from "../core/observer.js";
+import { observeCommands } from "../patches/ioredis-command-hook.js";
+import { labelFreeHistogram, type Observer } from "../patches/prom-client-label-free-histogram.js";
 import { BROKER_METRICS, RPC_METRICS } from "../process/metric-names.js";
-import { LabelFreeHistogram } from "./label-free-histogram.js";
 
 export type RpcType = "unary" | "server_stream" | "client_stream" | "bidi_stream";
 /** Which listener served the call: the @grpc/grpc-js port or the Connect/gRPC-Web/gRPC HTTP port. */
@@ -42,7 +43,7 @@ export class GatewayMetrics {
   readonly rpcMsgReceived: Counter<(typeof RPC_LABELS)[number]>;
   private readonly published: Counter;
   private readonly delivered: Counter;
-  private readonly deliveryLag: LabelFreeHistogram;
+  private readonly deliveryLag: Observer;
   private readonly fellBehind: Counter;
   private readonly terminated: Counter;
   private readonly redisSeconds: Histogram<"command">;
@@ -106,7 +107,7 @@ export class GatewayMetrics {
       if (this.pendingDeliveries > 0) this.delivered.inc(this.pendingDeliveries);
       this.pendingDeliveries = 0;
     });
-    this.deliveryLag = new LabelFreeHistogram(
+    this.deliveryLag = labelFreeHistogram(
       BROKER_METRICS.deliveryLagSeconds,
       "Time from a message's publish to its write on a subscriber stream, in seconds.",
       LAG_BUCKETS,
@@ -191,11 +192,11 @@ export class GatewayMetrics {
    * ready (status "connect") are ioredis's handshake and are not counted.
    */
   instrumentRedis = (connection: Redis, role: "commands" | "reader"): void => {
-    const send = connection.sendCommand.bind(connection);
     const timed = role === "commands";
-    connection.sendCommand = (command, stream) => {
+    // Through a patch on ioredis (patches/ioredis-command-hook.ts): it has no command hook.
+    observeCommands(connection, (command) => {
       // ioredis's own handshake (CLIENT SETINFO fails on Redis < 7.2, by design) is not ours to count.
-      if (connection.status === "connect") return send(command, stream);
+      if (connection.status === "connect") return;
       const name = command.name.toLowerCase();
       const end = timed ? this.redisSeconds.startTimer({ command: name }) : undefined;
       command.promise.then(
@@ -205,7 +206,6 @@ export class GatewayMetrics {
           this.redisErrors.inc({ command: name });
         },
       );
-      return send(command, stream);
-    };
+    });
   };
 }

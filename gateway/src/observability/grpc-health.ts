@@ -1,122 +1,61 @@
-import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import type {
-  MethodDefinition,
-  ServerUnaryCall,
-  ServerWritableStream,
-  ServiceDefinition,
-  sendUnaryData,
-  UntypedServiceImplementation,
-} from "@grpc/grpc-js";
-import { status } from "@grpc/grpc-js";
+import type { ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import type { HealthState } from "./health-state.js";
 
+/** How often readiness (storage reachable) is re-read for Check and Watch; a drain is applied at once. */
+const REFRESH_MS = 1_000;
+
 /**
- * The standard gRPC health service (grpc.health.v1.Health, as in
- * grpc/grpc-proto's health.proto) for grpc_health_probe, Kubernetes gRPC
- * probes and Envoy. Its two messages have one field each, so they are
- * encoded here rather than generated.
+ * The standard gRPC health service (grpc.health.v1.Health: Check, Watch and
+ * List) for grpc_health_probe, Kubernetes gRPC probes and Envoy, from
+ * grpc-health-check. The server ("") and each broker service share one
+ * readiness, read on every call and once a second, and pushed to the library
+ * when it changes (Watch streams get each change once). Once the drain
+ * starts the status stays NOT_SERVING.
  */
-interface HealthCheckRequest {
-  service: string;
-}
-interface HealthCheckResponse {
-  status: ServingStatus;
-}
-export enum ServingStatus {
-  UNKNOWN = 0,
-  SERVING = 1,
-  NOT_SERVING = 2,
-  SERVICE_UNKNOWN = 3,
-}
+export class GrpcHealth {
+  private readonly implementation = new HealthImplementation();
+  private readonly timer: NodeJS.Timeout;
+  private current: ServingStatus | undefined;
 
-export function encodeHealthRequest(request: HealthCheckRequest): Buffer {
-  const writer = new BinaryWriter();
-  if (request.service) writer.tag(1, 2).string(request.service);
-  return Buffer.from(writer.finish());
-}
-
-export function decodeHealthRequest(bytes: Uint8Array): HealthCheckRequest {
-  const reader = new BinaryReader(bytes);
-  let service = "";
-  while (reader.pos < reader.len) {
-    const [field, wireType] = reader.tag();
-    if (field === 1 && wireType === 2) service = reader.string();
-    else reader.skip(wireType);
+  constructor(
+    private readonly state: HealthState,
+    private readonly services: readonly string[],
+  ) {
+    this.refresh();
+    this.timer = setInterval(() => this.refresh(), REFRESH_MS);
+    this.timer.unref();
+    state.onDrain(() => {
+      clearInterval(this.timer);
+      this.refresh();
+    });
   }
-  return { service };
-}
 
-export function encodeHealthResponse(response: HealthCheckResponse): Buffer {
-  const writer = new BinaryWriter();
-  if (response.status !== 0) writer.tag(1, 0).int32(response.status);
-  return Buffer.from(writer.finish());
-}
-
-export function decodeHealthResponse(bytes: Uint8Array): HealthCheckResponse {
-  const reader = new BinaryReader(bytes);
-  let value = ServingStatus.UNKNOWN;
-  while (reader.pos < reader.len) {
-    const [field, wireType] = reader.tag();
-    if (field === 1 && wireType === 0) value = reader.int32();
-    else reader.skip(wireType);
-  }
-  return { status: value };
-}
-
-function method(name: string, responseStream: boolean): MethodDefinition<HealthCheckRequest, HealthCheckResponse> {
-  return {
-    path: `/grpc.health.v1.Health/${name}`,
-    requestStream: false,
-    responseStream,
-    requestSerialize: encodeHealthRequest,
-    requestDeserialize: decodeHealthRequest,
-    responseSerialize: encodeHealthResponse,
-    responseDeserialize: decodeHealthResponse,
-  };
-}
-
-export const healthServiceDefinition = {
-  Check: method("Check", false),
-  Watch: method("Watch", true),
-} satisfies ServiceDefinition;
-
-/** How often a Watch stream re-reads the state to notice changes. */
-const WATCH_POLL_MS = 1_000;
-
-/** The overall server ("") and the broker service share one readiness. */
-export function healthService(state: HealthState, services: readonly string[]): UntypedServiceImplementation {
-  const known = new Set(["", ...services]);
-  const current = (service: string): ServingStatus => {
-    if (!known.has(service)) return ServingStatus.SERVICE_UNKNOWN;
-    return state.readiness().ready ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
-  };
-  return {
-    Check(
-      call: ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>,
-      callback: sendUnaryData<HealthCheckResponse>,
-    ) {
-      const value = current(call.request.service);
-      if (value === ServingStatus.SERVICE_UNKNOWN) {
-        callback({ code: status.NOT_FOUND, details: `unknown service '${call.request.service}'` });
-        return;
-      }
-      callback(null, { status: value });
-    },
-    Watch(call: ServerWritableStream<HealthCheckRequest, HealthCheckResponse>) {
-      let last: ServingStatus | undefined;
-      const send = () => {
-        const value = current(call.request.service);
-        if (value !== last) {
-          last = value;
-          call.write({ status: value });
+  /** The service for the gateway's grpc-js server (which wraps its handlers for telemetry before adding them). */
+  get service(): { definition: ServiceDefinition; implementation: UntypedServiceImplementation } {
+    let service: { definition: ServiceDefinition; implementation: UntypedServiceImplementation } | undefined;
+    // The library adds itself to a server; take what it adds.
+    this.implementation.addToServer({
+      addService: (definition, implementation) => {
+        // Every call reads readiness first, so Check agrees with /readyz at once.
+        const handlers: UntypedServiceImplementation = {};
+        for (const [name, handler] of Object.entries(implementation as UntypedServiceImplementation)) {
+          handlers[name] = ((call: unknown, callback: unknown) => {
+            this.refresh();
+            return (handler as (call: unknown, callback: unknown) => void)(call, callback);
+          }) as UntypedServiceImplementation[string];
         }
-      };
-      send();
-      const timer = setInterval(send, WATCH_POLL_MS);
-      const stop = () => clearInterval(timer);
-      call.once("cancelled", stop);
-      call.once("close", stop);
-      call.once("finish", stop);
-    },
-  };
+        service = { definition: definition as unknown as ServiceDefinition, implementation: handlers };
+      },
+    });
+    if (!service) throw new Error("grpc-health-check added no service");
+    return service;
+  }
+
+  private refresh(): void {
+    const status: ServingStatus = this.state.readiness().ready ? "SERVING" : "NOT_SERVING";
+    if (status === this.current) return;
+    this.current = status;
+    for (const service of ["", ...this.services]) this.implementation.setStatus(service, status);
+  }
 }

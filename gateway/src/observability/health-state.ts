@@ -14,6 +14,7 @@ export interface Readiness {
  */
 export class HealthState {
   private draining = false;
+  private readonly drainListeners: (() => void)[] = [];
 
   constructor(
     private readonly engine: Engine,
@@ -21,7 +22,14 @@ export class HealthState {
   ) {}
 
   startDrain(): void {
+    if (this.draining) return;
     this.draining = true;
+    for (const listener of this.drainListeners) listener();
+  }
+
+  /** Called once, when the drain starts. */
+  onDrain(listener: () => void): void {
+    this.drainListeners.push(listener);
   }
 
   readiness(): Readiness {

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { LOOKUP_SQL, LOOKUP_STATEMENT } from "../../../gateway/src/engines/archive/point-lookup.js";
+import { LOOKUP_SQL, LOOKUP_STATEMENT } from "../../../gateway/src/patches/pg-point-lookup.js";
 
 import { constantRate, type LoadResult } from "../load.js";
 import { RawFetcher } from "../raw-fetcher.js";

@@ -1,11 +1,17 @@
 import pg from "pg";
 import type { Log } from "../../core/log.js";
 import type { StoredMessage } from "../../core/message.js";
+import {
+  LOOKUP_SQL,
+  LOOKUP_STATEMENT,
+  type LookupRow,
+  PointLookup,
+  pointLookupPatch,
+} from "../../patches/pg-point-lookup.js";
 import { defaultLogger } from "../../process/logger.js";
 import { StorageErrors } from "../storage-errors.js";
 import { PgConnections } from "./pg-connections.js";
 import { classifyPgError } from "./pg-errors.js";
-import { type LookupRow, PointLookup } from "./point-lookup.js";
 
 /**
  * Read access to the PostgreSQL archive the archiver process writes
@@ -52,6 +58,8 @@ interface MessageRow {
 export class ArchiveStore {
   private readonly connections: PgConnections;
   private readonly errors: StorageErrors;
+  /** Fetch's lookup through the pg-point-lookup patch, or pg's own query path. */
+  private readonly lookupPatched = pointLookupPatch();
 
   constructor(options: ArchiveStoreOptions) {
     this.errors = new StorageErrors("archive", classifyPgError, options.log ?? defaultLogger());
@@ -63,12 +71,16 @@ export class ArchiveStore {
     });
   }
 
-  /** The archive's hot read (Fetch of an id Redis has trimmed): see PointLookup. */
+  /** The archive's hot read (Fetch of an id Redis has trimmed). */
   get(subject: string, id: number): Promise<StoredMessage | undefined> {
     return this.errors.guard(this.lookUp(subject, id), "archive get", subject);
   }
 
   private async lookUp(subject: string, id: number): Promise<StoredMessage | undefined> {
+    if (!this.lookupPatched) {
+      const [row] = await this.rows<Omit<MessageRow, "id">>(LOOKUP_STATEMENT, LOOKUP_SQL, [subject, id]);
+      return row && toMessage(subject, { ...row, id: String(id) });
+    }
     const row = await this.run(
       (client) =>
         new Promise<LookupRow | undefined>((resolve, reject) => {

@@ -8,6 +8,7 @@ import {
 } from "../../core/engine.js";
 import type { Log } from "../../core/log.js";
 import { FIRE_AND_FORGET, type StoredMessage } from "../../core/message.js";
+import { corked, corkedSocketBatching } from "../../patches/ioredis-corked-socket.js";
 import { defaultLogger } from "../../process/logger.js";
 import { DEFAULT_KEY_PREFIX, RedisKeys } from "../../storage/redis-keys.js";
 import { defineScripts } from "../../storage/redis-scripts.js";
@@ -21,7 +22,6 @@ import {
   parseEntryId,
 } from "../../storage/stream-entry.js";
 import { StorageErrors } from "../storage-errors.js";
-import { corked } from "./corked.js";
 import { openConnection, RECONNECT } from "./redis-connection.js";
 import { classifyRedisError } from "./redis-errors.js";
 import { DEFAULT_SWEEPER_OPTIONS, RedisSweeper } from "./redis-sweeper.js";
@@ -104,18 +104,20 @@ export class RedisEngine implements Engine {
   readonly appendShares?: (
     shares: readonly { subject: string; items: readonly BatchItem[] }[],
   ) => Promise<StoredMessage[][]>;
+  /** A turn's sends leave in one write: on a corked socket (a patch), else by ioredis's auto-pipelining. */
+  private readonly corkTurns = corkedSocketBatching();
   /** Concurrent appends and gets on one subject share a script call (see TurnBatcher). */
   private readonly appends = new TurnBatcher<BatchItem, StoredMessage>(
     (subject, item) => this.appendOne(subject, item.body, item.expiresAt),
     (subject, items) => this.storeBatch(subject, items),
     MAX_BATCH,
-    (sendAll) => corked(this.commands, sendAll),
+    (sendAll) => this.inTurn(sendAll),
   );
   private readonly gets = new TurnBatcher<number, StoredMessage | undefined>(
     (subject, id) => this.getOne(subject, id),
     (subject, ids) => this.getMany(subject, ids),
     MAX_BATCH,
-    (sendAll) => corked(this.commands, sendAll),
+    (sendAll) => this.inTurn(sendAll),
   );
 
   constructor(private readonly options: RedisEngineOptions) {
@@ -125,9 +127,9 @@ export class RedisEngine implements Engine {
     this.commands = openConnection(
       options.url,
       {
-        // No auto-pipelining: the TurnBatchers already group a turn's requests
-        // and send them on a corked socket (see corked.ts).
-        enableAutoPipelining: false,
+        // The TurnBatchers group a turn's requests; with the corked-socket patch
+        // they leave in one write without auto-pipelining's Pipeline per turn.
+        enableAutoPipelining: !this.corkTurns,
         commandTimeout: options.commandTimeoutMs,
         connectionName: "broker-commands",
       },
@@ -430,6 +432,11 @@ export class RedisEngine implements Engine {
   /** Connections this engine holds: one for commands plus one per reader. */
   get connectionCount(): number {
     return 1 + this.readers.length;
+  }
+
+  private inTurn(sendAll: () => void): void {
+    if (this.corkTurns) corked(this.commands, sendAll);
+    else sendAll();
   }
 
   private get scripts(): ScriptCommands {

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { FLOOR_SLOTS } from "../../core/id-floors.js";
+import { sendInOneWrite } from "../../patches/ioredis-corked-socket.js";
 import type { RedisKeys } from "../../storage/redis-keys.js";
-import { corked } from "./corked.js";
 
 export interface RedisSweeperOptions {
   /** How often this process tries to sweep (0: only when `sweep` is called). */
@@ -126,7 +126,7 @@ export class RedisSweeper {
 
   private sweepSubjects(subjects: readonly string[], now: number): Promise<[number, number][]> {
     let replies: Promise<[number, number]>[] = [];
-    corked(this.redis, () => {
+    sendInOneWrite(this.redis, () => {
       replies = subjects.map((subject) => {
         const watermark = this.keys.watermark(subject);
         return this.scripts.brokerSweepStream(

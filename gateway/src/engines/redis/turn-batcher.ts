@@ -11,7 +11,7 @@ interface Pending<I, O> {
  * each. Each ioredis command costs the gateway more CPU than the Redis work
  * it asks for, so under load this cuts CPU per call; a lone request still
  * goes out alone, one setImmediate later. A turn's sends run inside `inTurn`
- * (the Redis engine corks its socket there, so they leave in one write).
+ * (the Redis engine corks its socket there, a patch, so they leave in one write).
  * Results come back in request order; a failed batch fails each of its
  * requests, as separate failures would.
  */

@@ -1,4 +1,5 @@
 import { createContextKey, createContextValues, type HandlerContext } from "@connectrpc/connect";
+import { commitHeadEarly } from "../../patches/connect-node-early-headers.js";
 import type { NodeResponse } from "./http-server.js";
 
 /**
@@ -8,7 +9,8 @@ import type { NodeResponse } from "./http-server.js";
  * subscription, which sends the headers the protocol would send anyway (the
  * content type mirrors the request's for Connect, gRPC and gRPC-Web streams).
  * Errors of all three protocols still travel at the end of the stream, so
- * committing early loses nothing.
+ * committing early loses nothing. How the head goes out early is a patch on
+ * connect-node (patches/connect-node-early-headers.ts).
  */
 
 const kFlushHeaders = createContextKey<(() => void) | undefined>(undefined, {
@@ -28,16 +30,7 @@ export function markStreamLive(context: HandlerContext): void {
 
 function flushStreamHeaders(requestContentType: string | undefined, response: NodeResponse): void {
   const contentType = streamContentType(requestContentType);
-  if (!contentType || response.headersSent) return;
-  response.statusCode = 200;
-  response.setHeader("content-type", contentType);
-  // HTTP/2 sends the head at once; HTTP/1.1 holds it until flushed.
-  if ("flushHeaders" in response) response.flushHeaders();
-  else response.writeHead(200);
-  // connect-node writes the head again with its first message; it is already
-  // on the wire, so keep only what may still change (trailers for gRPC).
-  const writeHead = () => response;
-  (response as { writeHead: unknown }).writeHead = writeHead;
+  if (contentType) commitHeadEarly(response, contentType);
 }
 
 function streamContentType(requestContentType: string | undefined): string | undefined {

@@ -7,8 +7,8 @@ import {
 } from "@grpc/grpc-js";
 import type { Broker } from "../../core/broker.js";
 import { type Log, SILENT_LOG } from "../../core/log.js";
+import { useYoungStreamTablesOnGrpcServer } from "../../patches/grpc-js-http2-servers.js";
 import { brokerGrpcService } from "./broker-service.js";
-import { useYoungStreamTablesOnGrpcServer } from "./grpc-stream-tables.js";
 import { addReflection } from "./reflection.js";
 import { brokerServiceDefinition } from "./service-definition.js";
 
