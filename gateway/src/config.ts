@@ -1,4 +1,5 @@
 import os from "node:os";
+import { type AuthConfig, loadAuthConfig } from "./auth/auth-config.js";
 import { DEFAULT_LIMITS } from "./core/limits.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS } from "./core/subscription.js";
 import { DEFAULT_MEMORY_OPTIONS } from "./engines/memory/memory-engine.js";
@@ -41,6 +42,8 @@ export interface GatewayConfig {
   readonly drainDelayMs: number;
   /** V8's old-generation growth between full collections, in percent (see heap-growth.ts); 0: V8's own. */
   readonly heapGrowingPercent: number;
+  /** Token verification (AUTH_*); undefined: an open gateway, everyone allowed everything. */
+  readonly auth: AuthConfig | undefined;
 }
 
 export function loadConfig(env: Env = process.env): GatewayConfig {
@@ -79,5 +82,6 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     metricsPort: integer(env, "METRICS_PORT", 9464),
     drainDelayMs: integer(env, "DRAIN_DELAY_MS", 0),
     heapGrowingPercent: integer(env, "HEAP_GROWING_PERCENT", 300),
+    auth: loadAuthConfig(env),
   };
 }

@@ -5,6 +5,9 @@
  */
 export type BrokerErrorCode =
   | "invalid_argument"
+  | "unauthenticated"
+  | "permission_denied"
+  | "already_exists"
   | "not_found"
   | "out_of_range"
   | "resource_exhausted"
@@ -40,3 +43,10 @@ export function asStorageError(err: unknown): BrokerError {
 export const outOfRange = (message: string): BrokerError => new BrokerError("out_of_range", message);
 
 export const dataLoss = (message: string): BrokerError => new BrokerError("data_loss", message);
+
+/** No credentials, or credentials that do not verify (the message says which, never echoing them). */
+export const unauthenticated = (message: string): BrokerError => new BrokerError("unauthenticated", message);
+
+export const permissionDenied = (message: string): BrokerError => new BrokerError("permission_denied", message);
+
+export const alreadyExists = (message: string): BrokerError => new BrokerError("already_exists", message);

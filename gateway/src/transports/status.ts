@@ -8,6 +8,9 @@ import { BrokerError, type BrokerErrorCode } from "../core/errors.js";
  */
 const CODES: Record<BrokerErrorCode, Code> = {
   invalid_argument: Code.InvalidArgument,
+  unauthenticated: Code.Unauthenticated,
+  permission_denied: Code.PermissionDenied,
+  already_exists: Code.AlreadyExists,
   not_found: Code.NotFound,
   out_of_range: Code.OutOfRange,
   resource_exhausted: Code.ResourceExhausted,

@@ -1,5 +1,5 @@
 import { FIRE_AND_FORGET, type StoredMessage } from "../../core/message.js";
-import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../engine.js";
+import type { AppendOnceResult, BatchItem, Engine, FeedListener, Idempotency, ReadAfterResult } from "../engine.js";
 import { SubjectLog } from "./subject-log.js";
 
 export interface MemoryEngineOptions {
@@ -35,8 +35,8 @@ export class MemoryEngine implements Engine {
   private orderHead = 0;
   private retainedBytes = 0;
   private readonly followed = new Set<string>();
-  /** subject -> idempotency key -> the id it published and until when it counts. */
-  private readonly idempotencyKeys = new Map<string, Map<string, { id: number; until: number }>>();
+  /** subject -> idempotency key -> the id it published, the request's digest and until when it counts. */
+  private readonly idempotencyKeys = new Map<string, Map<string, { id: number; digest: string; until: number }>>();
   private listener: FeedListener = { messages() {}, lost() {} };
   private readonly sweeper: NodeJS.Timeout;
   private readonly now: () => number;
@@ -55,19 +55,21 @@ export class MemoryEngine implements Engine {
     subject: string,
     body: Uint8Array,
     expiresAt: number,
-    idempotency: { key: string; windowMs: number },
-  ): Promise<{ id: number; duplicate: boolean }> {
+    idempotency: Idempotency,
+  ): Promise<AppendOnceResult> {
     const now = this.now();
     let keys = this.idempotencyKeys.get(subject);
     const prior = keys?.get(idempotency.key);
-    if (prior && prior.until > now) return { id: prior.id, duplicate: true };
+    if (prior && prior.until > now) {
+      return { id: prior.id, duplicate: true, conflicting: prior.digest !== idempotency.digest };
+    }
     const { id } = this.store(subject, body, expiresAt);
     if (!keys) {
       keys = new Map();
       this.idempotencyKeys.set(subject, keys);
     }
-    keys.set(idempotency.key, { id, until: now + idempotency.windowMs });
-    return { id, duplicate: false };
+    keys.set(idempotency.key, { id, digest: idempotency.digest, until: now + idempotency.windowMs });
+    return { id, duplicate: false, conflicting: false };
   }
 
   async appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {

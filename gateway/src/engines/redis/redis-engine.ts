@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { StoredMessage } from "../../core/message.js";
-import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../engine.js";
+import type { AppendOnceResult, BatchItem, Engine, FeedListener, Idempotency, ReadAfterResult } from "../engine.js";
 import { corked } from "./corked.js";
 import {
   APPEND_BATCH_SCRIPT,
@@ -178,19 +178,27 @@ export class RedisEngine implements Engine {
     subject: string,
     body: Uint8Array,
     expiresAt: number,
-    idempotency: { key: string; windowMs: number },
-  ): Promise<{ id: number; duplicate: boolean }> {
+    idempotency: Idempotency,
+  ): Promise<AppendOnceResult> {
     const key = this.key(subject);
     // The stream key plus a 0xFF byte, which no UTF-8 subject contains, so
     // this can never be another subject's stream key.
     const onceKey = Buffer.concat([Buffer.from(key), IDEMPOTENCY_SEPARATOR, Buffer.from(idempotency.key)]);
     const registry = subjectRegistryKey(this.options.keyPrefix);
-    const args = [this.options.maxLenPerSubject, idempotency.windowMs, asBuffer(body), Date.now(), expiresAt, subject];
+    const args = [
+      this.options.maxLenPerSubject,
+      idempotency.windowMs,
+      asBuffer(body),
+      Date.now(),
+      expiresAt,
+      subject,
+      idempotency.digest,
+    ];
     const reply = await this.withFloor(subject, (floor) =>
       this.scripts.brokerAppendOnce(key, onceKey, registry, floor, ...args),
     );
     const [id, duplicate] = reply as [string, number];
-    return { id: parseEntryId(id), duplicate: duplicate === 1 };
+    return { id: parseEntryId(id), duplicate: duplicate !== 0, conflicting: duplicate === 2 };
   }
 
   async appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {

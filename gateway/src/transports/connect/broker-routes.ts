@@ -1,34 +1,42 @@
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { Broker as BrokerService } from "../../../gen/broker/broker_pb.js";
+import type { Authenticator } from "../../auth/authenticator.js";
 import type { Broker } from "../../core/broker.js";
+import type { Caller } from "../../core/caller.js";
 import { toMessageResponse, toPublishBatchResponse, toPublishResponse } from "../messages.js";
 import { toConnectError } from "../status.js";
 import { markStreamLive } from "./early-headers.js";
 
-/** The Broker service for connect-node (Connect, gRPC-Web, gRPC): translation only. */
-export function brokerRoutes(broker: Broker): (router: ConnectRouter) => void {
+/**
+ * The Broker service for connect-node (Connect, gRPC-Web, gRPC): translation
+ * only (the `authorization` header into a Caller).
+ */
+export function brokerRoutes(broker: Broker, auth: Authenticator): (router: ConnectRouter) => void {
+  const caller = (context: HandlerContext): Promise<Caller> =>
+    auth.authenticate(context.requestHeader.get("authorization") ?? undefined);
   return (router) =>
     router.service(BrokerService, {
-      async publish(request) {
+      async publish(request, context) {
         try {
           const { subject, body, expirationSeconds, idempotencyKey } = request;
-          return toPublishResponse(await broker.publish({ subject, body, expirationSeconds, idempotencyKey }));
+          const input = { subject, body, expirationSeconds, idempotencyKey };
+          return toPublishResponse(await broker.publish(input, await caller(context)));
         } catch (err) {
           throw toConnectError(err);
         }
       },
 
-      async publishBatch(request) {
+      async publishBatch(request, context) {
         try {
-          return toPublishBatchResponse(await broker.publishBatch(request.messages));
+          return toPublishBatchResponse(await broker.publishBatch(request.messages, await caller(context)));
         } catch (err) {
           throw toConnectError(err);
         }
       },
 
-      async fetch(request) {
+      async fetch(request, context) {
         try {
-          return toMessageResponse(await broker.fetch(request.subject, request.id));
+          return toMessageResponse(await broker.fetch(request.subject, request.id, await caller(context)));
         } catch (err) {
           throw toConnectError(err);
         }
@@ -37,7 +45,8 @@ export function brokerRoutes(broker: Broker): (router: ConnectRouter) => void {
       async *subscribe(request, context: HandlerContext) {
         let subscription: Awaited<ReturnType<Broker["subscribe"]>>;
         try {
-          subscription = await broker.subscribe(request.subject, { resumeAfterId: request.resumeAfterId });
+          const resume = { resumeAfterId: request.resumeAfterId };
+          subscription = await broker.subscribe(request.subject, resume, await caller(context));
         } catch (err) {
           throw toConnectError(err);
         }

@@ -5,6 +5,7 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { type Authenticator, OPEN } from "../../auth/authenticator.js";
 import type { Broker } from "../../core/broker.js";
 import { brokerGrpcService } from "./broker-service.js";
 import { useYoungStreamTablesOnGrpcServer } from "./grpc-stream-tables.js";
@@ -16,6 +17,8 @@ export interface GrpcServerOptions {
   readonly port: number;
   /** Room for the largest body plus the rest of the request. */
   readonly maxReceiveMessageBytes: number;
+  /** Who may call (default: open). */
+  readonly authenticator?: Authenticator;
   /** Observes every call (metrics, spans). */
   readonly interceptors?: ServerInterceptor[];
   /** Wraps each service's handlers (to run them in their call's trace context). */
@@ -42,7 +45,7 @@ export class GrpcServer {
       interceptors: options.interceptors ?? [],
     });
     const wrap = options.wrapHandlers ?? ((implementation) => implementation);
-    this.server.addService(brokerServiceDefinition, wrap(brokerGrpcService(broker)));
+    this.server.addService(brokerServiceDefinition, wrap(brokerGrpcService(broker, options.authenticator ?? OPEN)));
     for (const { definition, implementation } of options.extraServices ?? []) {
       this.server.addService(definition, wrap(implementation));
     }
