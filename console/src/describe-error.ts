@@ -8,7 +8,15 @@ export interface Problem {
   /** The gateway's own message, or what the browser reported. */
   readonly detail: string;
   /** A machine-readable kind, used as a CSS class and by tests. */
-  readonly kind: "unknown-id" | "expired" | "not-fetchable" | "invalid" | "unreachable" | "error";
+  readonly kind:
+    | "unknown-id"
+    | "expired"
+    | "not-fetchable"
+    | "invalid"
+    | "unauthenticated"
+    | "permission-denied"
+    | "unreachable"
+    | "error";
 }
 
 const CODE_TITLES: Partial<Record<Code, string>> = {
@@ -32,6 +40,12 @@ export function describeError(err: unknown): Problem {
     return { title: "Error", detail: err instanceof Error ? err.message : String(err), kind: "error" };
   }
   const detail = err.rawMessage || Code[err.code];
+  // The gateway says which: missing, malformed, expired, bad signature, wrong issuer or audience.
+  if (err.code === Code.Unauthenticated) {
+    return { title: "Token refused — paste a valid token above", detail, kind: "unauthenticated" };
+  }
+  if (err.code === Code.PermissionDenied)
+    return { title: "Not allowed by your token", detail, kind: "permission-denied" };
   if (err.code === Code.InvalidArgument) {
     if (detail.startsWith("unknown id")) return { title: "Unknown id", detail, kind: "unknown-id" };
     if (/\bexpired\b/.test(detail)) return { title: "Expired", detail, kind: "expired" };
