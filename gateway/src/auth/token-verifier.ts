@@ -1,5 +1,5 @@
 import { errors, jwtVerify } from "jose";
-import { type BrokerError, unauthenticated, unavailable } from "../core/errors.js";
+import { BrokerError, unauthenticated, unavailable } from "../core/errors.js";
 import type { AuthConfig } from "./auth-config.js";
 import { Principal } from "./principal.js";
 
@@ -19,7 +19,7 @@ export async function verifyToken(token: string, config: AuthConfig): Promise<Pr
       requiredClaims: ["exp", "sub"],
     }));
   } catch (err) {
-    throw refusal(err);
+    throw refusal(err, config.key.source === "AUTH_JWKS_URL");
   }
   // Accepted until exp plus the skew, exactly as long as jwtVerify accepts it.
   const expiresAt = ((payload.exp as number) + config.clockSkewSeconds) * 1000;
@@ -30,7 +30,7 @@ export async function verifyToken(token: string, config: AuthConfig): Promise<Pr
   }
 }
 
-function refusal(err: unknown): BrokerError {
+function refusal(err: unknown, remoteKeys: boolean): BrokerError {
   if (err instanceof errors.JWTExpired) return unauthenticated("token expired");
   if (err instanceof errors.JWTClaimValidationFailed) {
     if (err.reason === "missing") return unauthenticated(`malformed token: it has no '${err.claim}' claim`);
@@ -57,5 +57,6 @@ function refusal(err: unknown): BrokerError {
   }
   if (err instanceof errors.JOSEError) return unauthenticated("malformed token: not a valid signed JWT");
   // A fetch of the JWKS that failed below jose (DNS, refused connection).
-  return unavailable("cannot verify tokens: the key set (AUTH_JWKS_URL) could not be fetched", err);
+  if (remoteKeys) return unavailable("cannot verify tokens: the key set (AUTH_JWKS_URL) could not be fetched", err);
+  return new BrokerError("internal", "token verification failed", { cause: err });
 }
