@@ -12,6 +12,12 @@ import { verifyToken } from "./token-verifier.js";
 export interface Authenticator {
   /** Rejects with an UNAUTHENTICATED BrokerError (UNAVAILABLE when the key set cannot be fetched). */
   authenticate(authorization: string | undefined): Promise<Caller>;
+  /**
+   * Runs `call` as the header's caller, or rejects as `authenticate` does. A
+   * token already verified runs `call` at once, without a promise of its own:
+   * this is the per-call path of every RPC.
+   */
+  as<T>(authorization: string | undefined, call: (caller: Caller) => Promise<T>): Promise<T>;
   /** False for an open gateway, which ignores any header. */
   readonly enabled: boolean;
 }
@@ -20,6 +26,7 @@ export interface Authenticator {
 export const OPEN: Authenticator = {
   enabled: false,
   authenticate: () => Promise.resolve(ANONYMOUS),
+  as: (_authorization, call) => call(ANONYMOUS),
 };
 
 const BEARER = /^Bearer +([^ ]+) *$/i;
@@ -30,8 +37,8 @@ export function authenticator(config: AuthConfig | undefined, now: () => number 
 
 /**
  * Verifies bearer tokens, keeping each verified token's Principal (its
- * compiled permissions) by the token string until the token expires, so a
- * client's later calls cost a map lookup instead of a signature check.
+ * compiled permissions) by the header carrying it until the token expires,
+ * so a client's later calls cost a map lookup instead of a signature check.
  */
 class TokenAuthenticator implements Authenticator {
   readonly enabled = true;
@@ -44,18 +51,38 @@ class TokenAuthenticator implements Authenticator {
     this.verified = new LruCache(config.tokenCacheSize);
   }
 
+  as<T>(authorization: string | undefined, call: (caller: Caller) => Promise<T>): Promise<T> {
+    let known: Caller | undefined;
+    try {
+      known = this.known(authorization);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return known ? call(known) : this.authenticate(authorization).then(call);
+  }
+
   async authenticate(authorization: string | undefined): Promise<Caller> {
     if (!authorization) throw unauthenticated("missing token: send the header 'authorization: Bearer <token>'");
+    const known = this.known(authorization);
+    if (known) return known;
     const token = BEARER.exec(authorization)?.[1];
     if (!token) throw unauthenticated("malformed authorization header: expected 'Bearer <token>'");
-    const cached = this.verified.get(token);
-    if (cached) {
-      if (this.now() < cached.expiresAt) return cached;
-      this.verified.delete(token);
-      throw unauthenticated("token expired");
-    }
     const principal = await verifyToken(token, this.config);
-    this.verified.set(token, principal);
+    this.verified.set(authorization, principal);
     return principal;
+  }
+
+  /**
+   * The caller of a header verified before, keyed by the whole header (a
+   * client sends the same one each call, so a hit needs no parsing); throws
+   * once its token has expired; undefined when not verified yet.
+   */
+  private known(authorization: string | undefined): Caller | undefined {
+    if (!authorization) return undefined;
+    const cached = this.verified.get(authorization);
+    if (!cached) return undefined;
+    if (this.now() < cached.expiresAt) return cached;
+    this.verified.delete(authorization);
+    throw unauthenticated("token expired");
   }
 }

@@ -12,15 +12,15 @@ import { markStreamLive } from "./early-headers.js";
  * only (the `authorization` header into a Caller).
  */
 export function brokerRoutes(broker: Broker, auth: Authenticator): (router: ConnectRouter) => void {
-  const caller = (context: HandlerContext): Promise<Caller> =>
-    auth.authenticate(context.requestHeader.get("authorization") ?? undefined);
+  const as = <T>(context: HandlerContext, call: (caller: Caller) => Promise<T>): Promise<T> =>
+    auth.as(context.requestHeader.get("authorization") ?? undefined, call);
   return (router) =>
     router.service(BrokerService, {
       async publish(request, context) {
         try {
           const { subject, body, expirationSeconds, idempotencyKey } = request;
           const input = { subject, body, expirationSeconds, idempotencyKey };
-          return toPublishResponse(await broker.publish(input, await caller(context)));
+          return toPublishResponse(await as(context, (caller) => broker.publish(input, caller)));
         } catch (err) {
           throw toConnectError(err);
         }
@@ -28,7 +28,7 @@ export function brokerRoutes(broker: Broker, auth: Authenticator): (router: Conn
 
       async publishBatch(request, context) {
         try {
-          return toPublishBatchResponse(await broker.publishBatch(request.messages, await caller(context)));
+          return toPublishBatchResponse(await as(context, (caller) => broker.publishBatch(request.messages, caller)));
         } catch (err) {
           throw toConnectError(err);
         }
@@ -36,7 +36,7 @@ export function brokerRoutes(broker: Broker, auth: Authenticator): (router: Conn
 
       async fetch(request, context) {
         try {
-          return toMessageResponse(await broker.fetch(request.subject, request.id, await caller(context)));
+          return toMessageResponse(await as(context, (caller) => broker.fetch(request.subject, request.id, caller)));
         } catch (err) {
           throw toConnectError(err);
         }
@@ -46,7 +46,7 @@ export function brokerRoutes(broker: Broker, auth: Authenticator): (router: Conn
         let subscription: Awaited<ReturnType<Broker["subscribe"]>>;
         try {
           const resume = { resumeAfterId: request.resumeAfterId };
-          subscription = await broker.subscribe(request.subject, resume, await caller(context));
+          subscription = await as(context, (caller) => broker.subscribe(request.subject, resume, caller));
         } catch (err) {
           throw toConnectError(err);
         }

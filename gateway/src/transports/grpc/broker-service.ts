@@ -26,8 +26,9 @@ export function brokerGrpcService(broker: Broker, auth: Authenticator): UntypedS
     publish(call: ServerUnaryCall<PublishRequest, PublishResponse>, callback: sendUnaryData<PublishResponse>) {
       const { subject, body, expirationSeconds, idempotencyKey } = call.request;
       auth
-        .authenticate(authorization(call.metadata))
-        .then((caller) => broker.publish({ subject, body, expirationSeconds, idempotencyKey }, caller))
+        .as(authorization(call.metadata), (caller) =>
+          broker.publish({ subject, body, expirationSeconds, idempotencyKey }, caller),
+        )
         .then(
           (message) => callback(null, toPublishResponse(message)),
           (err: unknown) => callback(toGrpcStatus(err)),
@@ -36,8 +37,7 @@ export function brokerGrpcService(broker: Broker, auth: Authenticator): UntypedS
 
     fetch(call: ServerUnaryCall<FetchRequest, MessageResponse>, callback: sendUnaryData<MessageResponse>) {
       auth
-        .authenticate(authorization(call.metadata))
-        .then((caller) => broker.fetch(call.request.subject, call.request.id, caller))
+        .as(authorization(call.metadata), (caller) => broker.fetch(call.request.subject, call.request.id, caller))
         .then(
           (message) => callback(null, toMessageResponse(message)),
           (err: unknown) => callback(toGrpcStatus(err)),
@@ -49,8 +49,7 @@ export function brokerGrpcService(broker: Broker, auth: Authenticator): UntypedS
       callback: sendUnaryData<PublishBatchResponse>,
     ) {
       auth
-        .authenticate(authorization(call.metadata))
-        .then((caller) => broker.publishBatch(call.request.messages, caller))
+        .as(authorization(call.metadata), (caller) => broker.publishBatch(call.request.messages, caller))
         .then(
           (messages) => callback(null, toPublishBatchResponse(messages)),
           (err: unknown) => callback(toGrpcStatus(err)),
@@ -70,8 +69,10 @@ async function subscribe(
 ): Promise<void> {
   let subscription: Awaited<ReturnType<Broker["subscribe"]>>;
   try {
-    const caller = await auth.authenticate(authorization(call.metadata));
-    subscription = await broker.subscribe(call.request.subject, { resumeAfterId: call.request.resumeAfterId }, caller);
+    const resume = { resumeAfterId: call.request.resumeAfterId };
+    subscription = await auth.as(authorization(call.metadata), (caller) =>
+      broker.subscribe(call.request.subject, resume, caller),
+    );
   } catch (err) {
     call.emit("error", toGrpcStatus(err));
     return;
