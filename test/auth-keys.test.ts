@@ -10,7 +10,7 @@ import { LruCache } from "../gateway/src/auth/token-cache.js";
 import { loadConfig } from "../gateway/src/config.js";
 import { BrokerError } from "../gateway/src/core/errors.js";
 import { ConfigError } from "../gateway/src/env.js";
-import { mintToken, TEST_SECRET, testAuthConfig } from "./support/tokens.js";
+import { mintToken, TEST_SECRET, type TokenSpec, testAuthConfig } from "./support/tokens.js";
 
 const refusedWith = (code: string, pattern: RegExp) => (err: unknown) => {
   assert.ok(err instanceof BrokerError, `expected a BrokerError, got ${String(err)}`);
@@ -117,6 +117,28 @@ describe("tokens verified against a key set (AUTH_JWKS_URL)", () => {
     const auth = authenticator(testAuthConfig({ AUTH_JWT_SECRET: "", AUTH_JWKS_URL: "http://127.0.0.1:1/jwks.json" }));
     const token = await mintToken({ key: privateKey, alg: "ES256" });
     await assert.rejects(auth.authenticate(`Bearer ${token}`), refusedWith("unavailable", /could not be fetched/));
+  });
+});
+
+describe("token claims", () => {
+  it("refuses an empty 'sub' (it scopes idempotency keys) and a malformed 'broker' claim", async () => {
+    const auth = authenticator(testAuthConfig());
+    const cases: [TokenSpec, RegExp][] = [
+      [{ sub: "" }, /'sub' claim must not be empty/],
+      [{ claims: { broker: ["orders"] } }, /'broker' claim must be an object/],
+      [{ claims: { broker: { publish: "orders" } } }, /'broker\.publish' must be a list/],
+    ];
+    for (const [spec, message] of cases) {
+      const token = await mintToken(spec);
+      await assert.rejects(auth.authenticate(`Bearer ${token}`), refusedWith("unauthenticated", message));
+    }
+  });
+
+  it("grants nothing without a 'broker' claim", async () => {
+    const auth = authenticator(testAuthConfig());
+    const caller = await auth.authenticate(`Bearer ${await mintToken({ claims: { broker: undefined } })}`);
+    assert.equal(caller.mayPublish("a"), false);
+    assert.equal(caller.maySubscribe("a"), false);
   });
 });
 

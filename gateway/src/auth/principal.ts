@@ -24,8 +24,10 @@ export class Principal implements Caller {
       throw new Error("the 'broker' claim must be an object with 'publish' and 'subscribe' lists");
     }
     const lists = broker as Record<string, unknown>;
+    // An empty `sub` would share one idempotency scope among every such token.
+    if (typeof claims.sub !== "string" || claims.sub === "") throw new Error("the 'sub' claim must not be empty");
     return new Principal(
-      claims.sub ?? "",
+      claims.sub,
       expiresAt,
       SubjectPatterns.compile(patternList(lists.publish, "publish")),
       SubjectPatterns.compile(patternList(lists.subscribe, "subscribe")),
