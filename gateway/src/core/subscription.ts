@@ -29,14 +29,14 @@ export interface CatchUpSource {
   liveCursor(subject: string): number;
 }
 
+/** The longest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * What a subscription does when storage no longer holds the next ids: end
  * with RESOURCE_EXHAUSTED (clients of the original contract), or yield a Gap
  * and go on (clients that resume, and so understand Gap markers).
  */
-/** The longest delay setTimeout honours. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 export type GapPolicy = "fail" | "mark";
 
 export interface SubscriptionStart {
