@@ -183,7 +183,7 @@ async function main(): Promise<number> {
   }
   if (!values.target && wanted("auth")) {
     // Publish CPU with authentication on next to off (scenarios/auth.ts).
-    await guarded("auth-publish", "memory", () => authScenario(ctx, rounds, throughputMs));
+    await guarded("auth-publish", "memory", () => authScenario(ctx));
   }
   if (!values.target && wanted("archive")) {
     await guarded("archive", "redis+archive", () => archiveScenarios(ctx));
