@@ -153,10 +153,12 @@ describe("the verified-token cache", () => {
     await assert.rejects(auth.authenticate(token), refusedWith("unauthenticated", /token expired/));
   });
 
-  it("evicts the least recently used entry past its capacity", () => {
-    const cache = new LruCache<string, number>(2);
+  it("evicts the least recently used entry past its capacity (recency kept to a touch interval)", () => {
+    let now = 0;
+    const cache = new LruCache<string, number>(2, 1_000, () => now);
     cache.set("a", 1);
     cache.set("b", 2);
+    now = 1_000;
     assert.equal(cache.get("a"), 1);
     cache.set("c", 3);
     assert.deepEqual(

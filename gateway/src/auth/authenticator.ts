@@ -48,7 +48,7 @@ class TokenAuthenticator implements Authenticator {
     private readonly config: AuthConfig,
     private readonly now: () => number,
   ) {
-    this.verified = new LruCache(config.tokenCacheSize);
+    this.verified = new LruCache(config.tokenCacheSize, 1_000, now);
   }
 
   as<T>(authorization: string | undefined, call: (caller: Caller) => Promise<T>): Promise<T> {
