@@ -7,6 +7,7 @@ import { type Browser, buildConsole, launchChromium } from "./support/browser.js
 import { type BrokerClient, brokerClient } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
 import { bytes, sleep } from "./support/streams.js";
+import { mintToken, testAuthConfig } from "./support/tokens.js";
 
 const OUTPUT = path.resolve(import.meta.dirname, "..", "test-output");
 const PROTOCOLS = [
@@ -207,6 +208,63 @@ describe("the web console in headless Chromium", () => {
       await page.screenshot({ path: path.join(OUTPUT, "console-burst.png") });
     } finally {
       await page.close();
+    }
+  });
+
+  it("with auth on: is refused without a token, logs in with one, and shows what the token does not allow", async () => {
+    const own = await startGateway("memory", { auth: testAuthConfig() });
+    const page = await browser.context.newPage();
+    page.setDefaultTimeout(10_000);
+    const sentAuthorization: string[] = [];
+    page.on("request", (request) => {
+      if (request.url().includes("/broker.Broker/")) sentAuthorization.push(request.headers().authorization ?? "");
+    });
+    try {
+      const writer = brokerClient(own.gateway, "grpc", {
+        token: await mintToken({ sub: "writer", publish: ["console.>"] }),
+      });
+      await page.goto(`http://127.0.0.1:${own.gateway.httpPort}/`);
+      await page.fill("#subject", "console.auth");
+
+      // Without a token: every call is refused, in words that say why.
+      const anonymous = await publishFromPage(page, "who am I?", 60);
+      assert.equal(anonymous.kind, "unauthenticated", anonymous.text);
+      assert.match(anonymous.text, /^Token refused.*missing token/);
+      await page.click("#subscribe-button");
+      await page.locator("#subscription-status[data-state=failed]").waitFor();
+      assert.match((await page.textContent("#subscription-status")) ?? "", /Token refused.*missing token/);
+      const forged = await mintToken({ key: new TextEncoder().encode("not-the-gateway-secret-but-long-enough") });
+      await page.fill("#token", forged);
+      await page.locator("#token").dispatchEvent("change");
+      const badSignature = await fetchFromPage(page, 1);
+      assert.equal(badSignature.kind, "unauthenticated", badSignature.text);
+      assert.match(badSignature.text, /bad signature/);
+
+      // With a token: publish, subscribe and fetch where it allows.
+      const token = await mintToken({ sub: "console", publish: ["console.>"], subscribe: ["console.*"] });
+      await page.fill("#token", token);
+      await page.locator("#token").dispatchEvent("change");
+      const published = await publishFromPage(page, "signed in", 60);
+      assert.equal(published.kind, "ok", published.text);
+      await page.click("#subscribe-button");
+      await page.locator("#subscription-status[data-state=live]").waitFor();
+      await writer.publish({ subject: "console.auth", body: bytes("from the writer"), expirationSeconds: 60 });
+      await waitForRows(page, 1);
+      assert.deepEqual(await rows(page), [["2", "from the writer"]]);
+      const fetched = await fetchFromPage(page, 1);
+      assert.equal(fetched.kind, "ok", fetched.text);
+      assert.ok(sentAuthorization.includes(`Bearer ${token}`), "the page did not send its token");
+
+      // Over gRPC-Web too, and a subject outside the token's grants is named.
+      await page.selectOption("#protocol", "grpc-web");
+      await page.fill("#subject", "private");
+      const denied = await publishFromPage(page, "not mine", 60);
+      assert.equal(denied.kind, "permission-denied", denied.text);
+      assert.match(denied.text, /^Not allowed by your token.*publish to subject 'private'/);
+      await page.screenshot({ path: path.join(OUTPUT, "console-auth.png") });
+    } finally {
+      await page.close();
+      await own.stop();
     }
   });
 

@@ -20,7 +20,9 @@ describe("compose.yaml", () => {
   });
 
   it("configures the gateway with settings the gateway's own config loader accepts, on its real ports", () => {
-    const env = compose.services.gateway.environment as Record<string, string>;
+    const env = interpolate(compose.services.gateway.environment as Record<string, string>, {
+      AUTH_JWT_SECRET: "stand-in-for-a-secret-of-at-least-32-bytes",
+    });
     const config = loadConfig(env);
     assert.equal(config.grpcPort, defaults.grpcPort);
     assert.equal(config.httpPort, defaults.httpPort);
@@ -32,6 +34,14 @@ describe("compose.yaml", () => {
     );
     const graceMs = durationMs(compose.services.gateway.stop_grace_period);
     assert.ok(graceMs > config.drainDelayMs + config.shutdownTimeoutMs, "stop_grace_period outlasts the drain");
+  });
+
+  it("runs the gateway with authentication on, its secret required from the environment and never committed", () => {
+    const raw = compose.services.gateway.environment.AUTH_JWT_SECRET as string;
+    assert.match(raw, /^\$\{AUTH_JWT_SECRET:\?.+\}$/, "compose refuses to start without AUTH_JWT_SECRET");
+    assert.throws(() => interpolate({ AUTH_JWT_SECRET: raw }, {}), /set AUTH_JWT_SECRET/);
+    const env = interpolate(compose.services.gateway.environment, { AUTH_JWT_SECRET: "x".repeat(40) });
+    assert.equal(loadConfig(env).auth?.key.source, "AUTH_JWT_SECRET");
   });
 
   it("builds both app services from the one Dockerfile, the archiver with its own entry point", () => {
@@ -66,6 +76,18 @@ describe("compose.yaml", () => {
     }
   });
 });
+
+/** Compose's `${NAME}`, `${NAME:-default}` and `${NAME:?error}` substitution, from `vars`. */
+function interpolate(env: Record<string, string>, vars: Record<string, string>): Record<string, string> {
+  const substitute = (value: string) =>
+    value.replace(/\$\{(\w+)(?::([?-])([^}]*))?\}/g, (_all, name: string, kind?: string, text?: string) => {
+      const found = vars[name];
+      if (found) return found;
+      if (kind === "?") throw new Error(text);
+      return kind === "-" ? (text ?? "") : "";
+    });
+  return Object.fromEntries(Object.entries(env).map(([name, value]) => [name, substitute(String(value))]));
+}
 
 interface Route {
   name: string;
@@ -143,6 +165,16 @@ describe("envoy.yaml", () => {
     }
     for (const method of ["Fetch", "Subscribe"]) {
       assert.equal(routeFor(`/${Broker.typeName}/${method}`, "application/grpc").typed_per_filter_config, undefined);
+    }
+  });
+
+  it("passes the authorization header to the gateway: nothing removes it, and any CORS policy allows it", () => {
+    const text = JSON.stringify(envoy);
+    for (const [, removed] of text.matchAll(/"request_headers_to_remove":(\[[^\]]*\])/g)) {
+      assert.ok(!/authorization/i.test(removed ?? ""), `Envoy removes ${removed}`);
+    }
+    for (const [, allowed] of text.matchAll(/"allow_headers":"([^"]*)"/g)) {
+      assert.match(allowed ?? "", /\bauthorization\b/i, "a CORS policy must allow the authorization header");
     }
   });
 

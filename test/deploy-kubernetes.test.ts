@@ -62,11 +62,18 @@ for (const overlay of OVERLAYS) {
     const container = pod.containers[0];
     const configMap = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name.startsWith("broker-config"));
     const secret = objects.find((o) => o.kind === "Secret" && o.metadata.name.startsWith("broker-secrets"));
+    /** Secrets the overlay references but does not contain (the operator creates them): a stand-in value. */
+    const referenced = Object.fromEntries(
+      (container.env ?? [])
+        .filter((e: Yaml) => e.valueFrom?.secretKeyRef)
+        .map((e: Yaml) => [e.name, "stand-in-for-a-secret-of-at-least-32-bytes"]),
+    );
     const env = {
       ...configMap.data,
       ...Object.fromEntries(
         Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]),
       ),
+      ...referenced,
     };
 
     it("validates every object against the Kubernetes schemas", async () => {
@@ -145,6 +152,27 @@ for (const overlay of OVERLAYS) {
       assert.equal(archiverContainer.image, container.image);
       assert.deepEqual(archiverContainer.args, ["dist/archiver/src/main.js"]);
     });
+
+    if (overlay === "production") {
+      it("runs with authentication on, its key from a Secret reference that is not committed", () => {
+        const config = loadConfig(env);
+        assert.ok(config.auth, "auth is on");
+        assert.equal(config.auth.key.source, "AUTH_JWT_SECRET");
+        assert.deepEqual(config.auth.audience, ["broker-gateway"]);
+        const reference = container.env.find((e: Yaml) => e.name === "AUTH_JWT_SECRET").valueFrom.secretKeyRef;
+        assert.deepEqual(reference, { name: "broker-auth", key: "jwt-secret" });
+        assert.ok(
+          !objects.some((o) => o.kind === "Secret" && o.metadata.name.startsWith("broker-auth")),
+          "the auth secret is rendered from the repository",
+        );
+        assert.equal(
+          Object.keys(configMap.data).filter((name) => /^AUTH_JWT_(SECRET|PUBLIC_KEY)$|^AUTH_JWKS_URL$/.test(name))
+            .length,
+          0,
+          "a second key source in the ConfigMap would stop the gateway",
+        );
+      });
+    }
 
     if (overlay === "dev") {
       it("runs Redis with its append-only file on, and PostgreSQL, behind the Services the URLs name", () => {

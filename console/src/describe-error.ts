@@ -9,7 +9,15 @@ export interface Problem {
   /** The gateway's own message, or what the browser reported. */
   readonly detail: string;
   /** A machine-readable kind, used as a CSS class and by tests. */
-  readonly kind: "unknown-id" | "expired" | "not-fetchable" | "invalid" | "unreachable" | "error";
+  readonly kind:
+    | "unknown-id"
+    | "expired"
+    | "not-fetchable"
+    | "invalid"
+    | "unauthenticated"
+    | "permission-denied"
+    | "unreachable"
+    | "error";
 }
 
 /** ErrorInfo.domain of the gateway's errors (gateway/src/transports/status.ts). */
@@ -25,6 +33,9 @@ const REASONS: Record<string, Omit<Problem, "detail">> = {
   SHUTTING_DOWN: { title: "Gateway shutting down", kind: "unreachable" },
   FELL_BEHIND_RETENTION: { title: "Fell behind retention", kind: "error" },
   DATA_LOSS: { title: "Storage lost messages", kind: "error" },
+  // The message says which: missing, malformed, expired, bad signature, wrong issuer or audience.
+  UNAUTHENTICATED: { title: "Token refused — paste a valid token above", kind: "unauthenticated" },
+  PERMISSION_DENIED: { title: "Not allowed by your token", kind: "permission-denied" },
 };
 
 const CODE_TITLES: Partial<Record<Code, string>> = {

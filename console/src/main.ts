@@ -14,6 +14,7 @@ function element<T extends HTMLElement>(id: string, type: new () => T): T {
 const ui = {
   subject: element("subject", HTMLInputElement),
   protocol: element("protocol", HTMLSelectElement),
+  token: element("token", HTMLInputElement),
   publishForm: element("publish-form", HTMLFormElement),
   publishBody: element("publish-body", HTMLTextAreaElement),
   publishExpiration: element("publish-expiration", HTMLInputElement),
@@ -31,9 +32,14 @@ const ui = {
   liveStats: element("live-stats", HTMLParagraphElement),
 };
 
+/** The token lives in this tab's sessionStorage: it survives a reload, not the tab. */
+const TOKEN_KEY = "broker-console-token";
+ui.token.value = sessionStorage.getItem(TOKEN_KEY) ?? "";
+const token = (): string => ui.token.value.trim();
+
 const live = new LiveView(ui.liveRows, ui.liveScroller, ui.liveStats);
 let protocol = readProtocol();
-let client: BrokerClient = brokerClient(protocol);
+let client: BrokerClient = brokerClient(protocol, token);
 let subscription: AbortController | undefined;
 
 function readProtocol(): Protocol {
@@ -161,7 +167,7 @@ ui.liveRows.addEventListener("click", (event) => {
 
 ui.protocol.addEventListener("change", () => {
   protocol = readProtocol();
-  client = brokerClient(protocol);
+  client = brokerClient(protocol, token);
   // A running subscription moves to the new protocol.
   if (subscription) void subscribe();
 });
@@ -169,5 +175,11 @@ ui.protocol.addEventListener("change", () => {
 ui.subject.addEventListener("change", () => {
   // Rows do not name their subject, so another subject starts a fresh table.
   live.clear();
+  if (subscription) void subscribe();
+});
+
+ui.token.addEventListener("change", () => {
+  sessionStorage.setItem(TOKEN_KEY, token());
+  // A running subscription continues under the new token.
   if (subscription) void subscribe();
 });

@@ -1,4 +1,5 @@
 import os from "node:os";
+import { type AuthConfig, loadAuthConfig } from "./auth/auth-config.js";
 import { DEFAULT_LIMITS } from "./core/limits.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS } from "./core/subscription.js";
 import { DEFAULT_MEMORY_OPTIONS } from "./engines/memory/memory-engine.js";
@@ -51,6 +52,8 @@ export interface GatewayConfig {
   readonly heapGrowingPercent: number;
   /** GATEWAY_PATCHES: the library patches in use (patches/index.ts; callers read the switch themselves). */
   readonly patches: readonly PatchName[];
+  /** Token verification (AUTH_*); undefined: an open gateway, everyone allowed everything. */
+  readonly auth: AuthConfig | undefined;
 }
 
 export function loadConfig(env: Env = process.env): GatewayConfig {
@@ -98,5 +101,6 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     drainDelayMs: integer(env, "DRAIN_DELAY_MS", 0),
     heapGrowingPercent: integer(env, "HEAP_GROWING_PERCENT", 300),
     patches: [...parsePatches(env.GATEWAY_PATCHES)],
+    auth: loadAuthConfig(env),
   };
 }

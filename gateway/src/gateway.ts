@@ -1,4 +1,5 @@
 import { Broker as BrokerService } from "../gen/broker/broker_pb.js";
+import { authenticator as createAuthenticator } from "./auth/authenticator.js";
 import type { GatewayConfig } from "./config.js";
 import { Broker } from "./core/broker.js";
 import type { Engine } from "./core/engine.js";
@@ -124,10 +125,13 @@ export class Gateway {
       ready: () => health.readiness().ready,
     });
     const grpcTelemetry = grpcInstrumentation(telemetry);
+    // One for both ports, so a token verified on one is cached for the other.
+    const authenticator = createAuthenticator(config.auth);
     const grpc = new GrpcServer(broker, {
       host: config.host,
       port: config.grpcPort,
       maxReceiveMessageBytes,
+      authenticator,
       interceptors: grpcTelemetry.interceptors,
       wrapHandlers: grpcTelemetry.wrap,
       log,
@@ -136,6 +140,7 @@ export class Gateway {
     const http = new DualProtocolServer(
       connectHandler(broker, {
         maxReceiveMessageBytes,
+        authenticator,
         interceptors: [connectTelemetryInterceptor(telemetry)],
         log,
         // Paths the broker's routes do not match: health, the web console (unless CONSOLE=off), else 404.

@@ -66,9 +66,22 @@ async function runPrimary(config: GatewayConfig): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
 }
 
+/** Said once per start (by the primary, with workers), loudly: an open gateway must be a choice. */
+function warnIfOpen(config: GatewayConfig): void {
+  if (config.auth) {
+    logger.info({ key: config.auth.key.source, issuer: config.auth.issuer, audience: config.auth.audience }, "auth on");
+    return;
+  }
+  logger.warn(
+    "AUTHENTICATION IS OFF: any client that reaches the ports may publish, subscribe to and fetch every subject. " +
+      "Set AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY or AUTH_JWKS_URL before exposing the gateway (docs/security.md).",
+  );
+}
+
 try {
   const config = loadConfig();
   setHeapGrowingPercent(config.heapGrowingPercent);
+  if (cluster.isPrimary) warnIfOpen(config);
   if (cluster.isPrimary && config.workers > 1) await runPrimary(config);
   else await runGateway(config, cluster.isWorker);
 } catch (err) {

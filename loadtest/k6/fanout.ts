@@ -16,6 +16,7 @@ import {
   SUBSCRIBE,
   sentAt,
   stampedBody,
+  withToken,
 } from "./lib.ts";
 
 const SUBSCRIBERS = Number(__ENV.SUBSCRIBERS || 100);
@@ -70,7 +71,7 @@ export function setup(): RunData {
 
 export function subscriber(data: RunData): void {
   connect();
-  const stream = new grpc.Stream(client, SUBSCRIBE);
+  const stream = new grpc.Stream(client, SUBSCRIBE, withToken());
   stream.on("data", (data) => {
     const message = data as { body?: string };
     const sent = message.body === undefined ? undefined : sentAt(message.body);
@@ -86,6 +87,10 @@ export function subscriber(data: RunData): void {
 
 export function publisher(data: RunData): void {
   connect();
-  const response = client.invoke(PUBLISH, { subject: data.subject, body: stampedBody(), expirationSeconds: 0 });
+  const response = client.invoke(
+    PUBLISH,
+    { subject: data.subject, body: stampedBody(), expirationSeconds: 0 },
+    withToken(),
+  );
   check(response, { "publish OK": (r) => r.status === grpc.StatusOK });
 }

@@ -5,7 +5,7 @@
 import { check } from "k6";
 import grpc from "k6/net/grpc";
 import type { Options, Scenario } from "k6/options";
-import { ADDRESS, DURATION, FETCH, fillerBody, newClient, PUBLISH_BATCH, runSubject } from "./lib.ts";
+import { ADDRESS, DURATION, FETCH, fillerBody, newClient, PUBLISH_BATCH, runSubject, withToken } from "./lib.ts";
 
 const RATE = Number(__ENV.RATE || 2000);
 const HOT_IDS = Number(__ENV.HOT_IDS || 1000);
@@ -62,7 +62,7 @@ export function setup(): { subject: string; ids: string[] } {
   const subject = runSubject("fetch");
   const body = fillerBody();
   const messages = Array.from({ length: HOT_IDS }, () => ({ subject, body, expirationSeconds: 3600 }));
-  const response = client.invoke(PUBLISH_BATCH, { messages });
+  const response = client.invoke(PUBLISH_BATCH, { messages }, withToken());
   if (response.status !== grpc.StatusOK)
     throw new Error(`setup PublishBatch failed: ${JSON.stringify(response.error)}`);
   client.close();
@@ -73,13 +73,13 @@ export function setup(): { subject: string; ids: string[] } {
 export function fetchHot(data: { subject: string; ids: string[] }): void {
   connect();
   const id = data.ids[Math.floor(Math.random() * data.ids.length)];
-  const response = client.invoke(FETCH, { subject: data.subject, id }, { tags: { kind: "hot" } });
+  const response = client.invoke(FETCH, { subject: data.subject, id }, withToken({ tags: { kind: "hot" } }));
   check(response, { "hot fetch OK": (r) => r.status === grpc.StatusOK });
 }
 
 export function fetchArchived(): void {
   connect();
   const id = String(1 + Math.floor(Math.random() * ARCHIVED_MAX_ID));
-  const response = client.invoke(FETCH, { subject: ARCHIVED_SUBJECT, id }, { tags: { kind: "archived" } });
+  const response = client.invoke(FETCH, { subject: ARCHIVED_SUBJECT, id }, withToken({ tags: { kind: "archived" } }));
   check(response, { "archived fetch OK": (r) => r.status === grpc.StatusOK });
 }

@@ -23,6 +23,15 @@ export const BODY_BYTES = Number(__ENV.BODY_BYTES || 128);
 export const DURATION = __ENV.DURATION || "30s";
 export const EXPIRATION_SECONDS = Number(__ENV.EXPIRATION_SECONDS || 60);
 
+/**
+ * Call params with `authorization: Bearer $TOKEN` when TOKEN is set (a gateway with auth on;
+ * mint one with `npm run token -- --publish '>' --subscribe '>'`), merged into `params`.
+ */
+export function withToken(params: grpc.Params = {}): grpc.Params {
+  if (!__ENV.TOKEN) return params;
+  return { ...params, metadata: { ...(params.metadata ?? {}), authorization: `Bearer ${__ENV.TOKEN}` } };
+}
+
 export const PUBLISH = "broker.Broker/Publish";
 export const PUBLISH_BATCH = "broker.Broker/PublishBatch";
 export const FETCH = "broker.Broker/Fetch";

@@ -18,6 +18,7 @@ import {
   SUBSCRIBE,
   sentAt,
   stampedBody,
+  withToken,
 } from "./lib.ts";
 
 const SUBJECTS = Number(__ENV.SUBJECTS || 20);
@@ -87,7 +88,7 @@ export function setup(): RunData {
 
 export function subscriber(data: RunData): void {
   connect();
-  const stream = new grpc.Stream(client, SUBSCRIBE);
+  const stream = new grpc.Stream(client, SUBSCRIBE, withToken());
   stream.on("data", (data) => {
     const sent = sentAt((data as { body: string }).body);
     if (sent !== undefined) deliveryLatency.add(Date.now() - sent);
@@ -103,7 +104,7 @@ export function publisher(data: RunData): void {
   const response = client.invoke(
     PUBLISH,
     { subject, body: stampedBody(), expirationSeconds: 600 },
-    { tags: { kind: "publish" } },
+    withToken({ tags: { kind: "publish" } }),
   );
   check(response, { "publish OK": (r) => r.status === grpc.StatusOK });
 }
@@ -116,6 +117,6 @@ export function fetcher(data: RunData): void {
   const stored = Math.max(1, Math.floor(((PUBLISH_RATE * publishingS) / SUBJECTS) * 0.9));
   const subject = subjectFor(data, exec.scenario.iterationInTest);
   const id = String(1 + Math.floor(Math.random() * stored));
-  const response = client.invoke(FETCH, { subject, id }, { tags: { kind: "fetch" } });
+  const response = client.invoke(FETCH, { subject, id }, withToken({ tags: { kind: "fetch" } }));
   check(response, { "fetch OK": (r) => r.status === grpc.StatusOK });
 }

@@ -12,6 +12,7 @@ import {
   PUBLISH,
   type RunData,
   runSubject,
+  withToken,
 } from "./lib.ts";
 
 const RATE = Number(__ENV.RATE || 2000);
@@ -47,6 +48,10 @@ export default function (data: RunData): void {
     client.connect(ADDRESS, { plaintext: true });
     connected = true;
   }
-  const response = client.invoke(PUBLISH, { subject: data.subject, body, expirationSeconds: EXPIRATION_SECONDS });
+  const response = client.invoke(
+    PUBLISH,
+    { subject: data.subject, body, expirationSeconds: EXPIRATION_SECONDS },
+    withToken(),
+  );
   check(response, { "publish OK": (r) => r.status === grpc.StatusOK });
 }

@@ -10,6 +10,7 @@ import { progress } from "./progress.js";
 import { writeReport } from "./report/markdown.js";
 import { type BenchContext, failed, type ScenarioResult } from "./results.js";
 import { archiveScenarios } from "./scenarios/archive.js";
+import { authScenario } from "./scenarios/auth.js";
 import { rawPostgresBaseline, rawRedisParticipants } from "./scenarios/baselines.js";
 import { e2eScenario, fanoutScenario } from "./scenarios/delivery.js";
 import { idleScenario } from "./scenarios/idle.js";
@@ -21,7 +22,7 @@ const USAGE = `npm run bench -- [options]
   --smoke              every scenario briefly, correctness only (CI); exits 1 on any failure or loss
   --target HOST:PORT   load a gateway someone else runs instead of starting memory and Redis gateways
   --only a,b           run only these scenarios (publish, batch-publish, e2e-delivery, fan-out,
-                       idle-subscribers, hot-fetch, baselines, archive)
+                       idle-subscribers, hot-fetch, baselines, archive, auth)
   --out DIR            where results.json, report.md and the SVG plots go
                        (default loadtest/report, or a temp dir with --smoke)
 env: REDIS_URL (redis://127.0.0.1:6379), DATABASE_URL (postgres://postgres@127.0.0.1:5432/test),
@@ -179,6 +180,10 @@ async function main(): Promise<number> {
         await server.stop();
       }
     }
+  }
+  if (!values.target && wanted("auth")) {
+    // Publish CPU with authentication on next to off (scenarios/auth.ts).
+    await guarded("auth-publish", "memory", () => authScenario(ctx));
   }
   if (!values.target && wanted("archive")) {
     await guarded("archive", "redis+archive", () => archiveScenarios(ctx));

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { type Client, credentials, Client as GrpcClient, Metadata } from "@grpc/grpc-js";
+import { type Client, credentials, Client as GrpcClient, type Interceptor, Metadata } from "@grpc/grpc-js";
 import {
   type FetchRequest,
   FetchRequestSchema,
@@ -26,8 +26,8 @@ export class BrokerChannels {
   private readonly clients: Client[];
   private next = 0;
 
-  /** `channels` separate HTTP/2 connections; calls are spread round-robin. */
-  constructor(address: string, channels: number) {
+  /** `channels` separate HTTP/2 connections; calls are spread round-robin. `interceptors` see every call (e.g. add a token). */
+  constructor(address: string, channels: number, interceptors: Interceptor[] = []) {
     this.clients = Array.from(
       { length: channels },
       // A distinct option per channel stops grpc-js from sharing one subchannel.
@@ -36,6 +36,7 @@ export class BrokerChannels {
           "bench.channel": i,
           "grpc.max_receive_message_length": 64 * 1024 * 1024,
           "grpc.max_send_message_length": 64 * 1024 * 1024,
+          interceptors,
         }),
     );
   }

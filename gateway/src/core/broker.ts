@@ -1,6 +1,17 @@
+import { ANONYMOUS, type Caller } from "./caller.js";
 import type { Engine } from "./engine.js";
-import { asBrokerError, BrokerError, invalidArgument, outOfRange, unavailable } from "./errors.js";
+import {
+  alreadyExists,
+  asBrokerError,
+  BrokerError,
+  invalidArgument,
+  outOfRange,
+  permissionDenied,
+  unauthenticated,
+  unavailable,
+} from "./errors.js";
 import { Fanout } from "./fanout.js";
+import { requestDigest, scopedIdempotencyKey } from "./idempotency.js";
 import {
   DEFAULT_LIMITS,
   type Limits,
@@ -48,8 +59,10 @@ export interface BrokerOptions {
 
 /**
  * The transport-neutral broker: Publish, Subscribe and Fetch with their
- * semantics and validation, over any storage engine. Transports only
- * translate requests into these calls and BrokerErrors into statuses.
+ * semantics, validation and permission checks, over any storage engine.
+ * Transports only translate requests (and credentials, into a Caller) into
+ * these calls and BrokerErrors into statuses. A call without a Caller is the
+ * anonymous one of an open gateway.
  */
 export class Broker {
   readonly limits: Limits;
@@ -80,12 +93,13 @@ export class Broker {
     });
   }
 
-  async publish(input: PublishInput): Promise<Published> {
+  async publish(input: PublishInput, caller: Caller = ANONYMOUS): Promise<Published> {
     this.checkAccepting();
     validateSubject(input.subject, this.limits);
     validateBody(input.body, this.limits);
     validateExpiration(input.expirationSeconds);
     const { subject, body, idempotencyKey } = input;
+    if (!caller.mayPublish(subject)) throw publishDenied(subject);
     const expiresAt = this.expiresAt(input.expirationSeconds);
     if (!idempotencyKey) {
       const message = await this.tracked(() => this.engine.append(subject, body, expiresAt));
@@ -93,20 +107,30 @@ export class Broker {
       return { id: message.id, duplicate: false };
     }
     validateIdempotencyKey(idempotencyKey);
-    const idempotency = { key: idempotencyKey, windowMs: this.idempotencyWindowMs };
+    const idempotency = {
+      key: scopedIdempotencyKey(caller.id, idempotencyKey),
+      windowMs: this.idempotencyWindowMs,
+      digest: requestDigest(body, input.expirationSeconds),
+    };
     const published = await this.tracked(() => this.engine.appendOnce(subject, body, expiresAt, idempotency));
+    if (published.conflicting) {
+      throw alreadyExists(
+        `idempotencyKey was already used on subject '${subject}' for a different request (message ${published.id}); use a new key for a new message`,
+      );
+    }
     if (!published.duplicate) this.observer.published(1);
-    return published;
+    return { id: published.id, duplicate: published.duplicate };
   }
 
   /**
    * Publishes many messages and returns them in request order. Every message
    * is validated before anything is stored; each subject's messages get
-   * consecutive ids in request order, atomically; across subjects a batch is
-   * not atomic: a storage failure rejects the call with an error naming the
-   * messages that were stored (see subject-batches.ts).
+   * consecutive ids in request order, atomically. A subject the caller may
+   * not publish to refuses the whole batch before anything is stored. Across
+   * subjects a batch is not atomic: a storage failure rejects the call with an
+   * error naming the messages that were stored (see subject-batches.ts).
    */
-  async publishBatch(inputs: readonly PublishInput[]): Promise<StoredMessage[]> {
+  async publishBatch(inputs: readonly PublishInput[], caller: Caller = ANONYMOUS): Promise<StoredMessage[]> {
     this.checkAccepting();
     if (inputs.length === 0) throw invalidArgument("a batch needs at least one message", { reason: "INVALID_BATCH" });
     if (inputs.length > this.maxBatchMessages) {
@@ -132,6 +156,7 @@ export class Broker {
           metadata: { ...err.metadata, index: String(index) },
         });
       }
+      if (!caller.mayPublish(input.subject)) throw publishDenied(input.subject, index);
       let group = bySubject.get(input.subject);
       if (!group) {
         group = [];
@@ -149,9 +174,10 @@ export class Broker {
     return results;
   }
 
-  async fetch(subject: string, rawId: bigint | number): Promise<StoredMessage> {
+  async fetch(subject: string, rawId: bigint | number, caller: Caller = ANONYMOUS): Promise<StoredMessage> {
     this.checkAccepting();
     validateSubject(subject, this.limits);
+    if (!caller.maySubscribe(subject)) throw subscribeDenied(subject, "fetch from");
     const id = validateId(rawId);
     let message: StoredMessage | undefined;
     let lastId = 0;
@@ -197,11 +223,17 @@ export class Broker {
    * must send its response headers only after that, so "live once headers
    * are sent" holds. With `resumeAfterId`, every stored message after that id
    * is replayed first (paged), then the stream continues live with no gap or
-   * duplicate at the seam; ids no longer stored arrive as Gap markers.
+   * duplicate at the seam; ids no longer stored arrive as Gap markers. The
+   * stream ends with UNAUTHENTICATED when the caller's credentials expire.
    */
-  async subscribe(subject: string, options: { resumeAfterId?: bigint | number } = {}): Promise<Subscription> {
+  async subscribe(
+    subject: string,
+    options: { resumeAfterId?: bigint | number } = {},
+    caller: Caller = ANONYMOUS,
+  ): Promise<Subscription> {
     this.checkAccepting();
     validateSubject(subject, this.limits);
+    if (!caller.maySubscribe(subject)) throw subscribeDenied(subject, "subscribe to");
     const resumeAfterId =
       options.resumeAfterId === undefined ? undefined : validateResumePosition(options.resumeAfterId);
     let tail: number;
@@ -217,8 +249,14 @@ export class Broker {
       });
     }
     this.checkAccepting();
-    if (resumeAfterId === undefined) return this.fanout.subscribe(subject, tail, tail, "fail");
-    return this.fanout.subscribe(subject, resumeAfterId, tail, "mark");
+    const subscription =
+      resumeAfterId === undefined
+        ? this.fanout.subscribe(subject, tail, tail, "fail")
+        : this.fanout.subscribe(subject, resumeAfterId, tail, "mark");
+    subscription.failAt(caller.expiresAt, () =>
+      unauthenticated(`token expired at ${new Date(caller.expiresAt).toISOString()}; subscribe again with a new token`),
+    );
+    return subscription;
   }
 
   get isAccepting(): boolean {
@@ -274,4 +312,13 @@ export class Broker {
   private checkAccepting(): void {
     if (!this.accepting) throw unavailable("broker is shutting down", { reason: "SHUTTING_DOWN" });
   }
+}
+
+function publishDenied(subject: string, index?: number): BrokerError {
+  const where = index === undefined ? "" : `message ${index}: `;
+  return permissionDenied(`${where}not allowed to publish to subject '${subject}'`);
+}
+
+function subscribeDenied(subject: string, action: string): BrokerError {
+  return permissionDenied(`not allowed to ${action} subject '${subject}' (needs subscribe permission)`);
 }

@@ -7,6 +7,22 @@ export interface BatchItem {
   readonly expiresAt: number;
 }
 
+/** An idempotency key (already scoped to its caller) and what it must dedupe. */
+export interface Idempotency {
+  readonly key: string;
+  readonly windowMs: number;
+  /** Identifies the request (core/idempotency.ts requestDigest); stored with the key. */
+  readonly digest: string;
+}
+
+export interface AppendOnceResult {
+  readonly id: number;
+  /** True when the key was used before: nothing was stored and `id` is the first use's. */
+  readonly duplicate: boolean;
+  /** True when that first use carried a different digest: another request under the same key. */
+  readonly conflicting: boolean;
+}
+
 /** What `readAfter` found after a position. */
 export interface ReadAfterResult {
   /** Messages with ids greater than the position, in id order, at most `limit`. */
@@ -55,15 +71,11 @@ export interface Engine {
   append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage>;
   /**
    * Stores a message unless the same idempotency key was used on the subject
-   * within `windowMs`; then returns the original id and stores nothing.
-   * Atomic across every process sharing the storage.
+   * within `windowMs`; then returns the original id and stores nothing, and
+   * tells whether that first use carried another `digest` (a different
+   * request under the same key). Atomic across every process sharing the storage.
    */
-  appendOnce(
-    subject: string,
-    body: Uint8Array,
-    expiresAt: number,
-    idempotency: { key: string; windowMs: number },
-  ): Promise<{ id: number; duplicate: boolean }>;
+  appendOnce(subject: string, body: Uint8Array, expiresAt: number, idempotency: Idempotency): Promise<AppendOnceResult>;
   /**
    * Stores several messages on one subject with consecutive ids, in order,
    * atomically (all or none).

@@ -7,6 +7,9 @@ import type { Log } from "./log.js";
  */
 export type BrokerErrorCode =
   | "invalid_argument"
+  | "unauthenticated"
+  | "permission_denied"
+  | "already_exists"
   | "not_found"
   | "out_of_range"
   | "resource_exhausted"
@@ -44,6 +47,10 @@ export type ErrorReason =
   // unavailable
   | "SHUTTING_DOWN"
   | "STORAGE_UNAVAILABLE"
+  // unauthenticated, permission_denied, already_exists (see docs/security.md)
+  | "UNAUTHENTICATED"
+  | "PERMISSION_DENIED"
+  | "IDEMPOTENCY_KEY_REUSED"
   // not_found
   | "NOT_FOUND"
   // internal
@@ -52,6 +59,9 @@ export type ErrorReason =
 /** The reason an error gets when its thrower named none. */
 const DEFAULT_REASONS: Record<BrokerErrorCode, ErrorReason> = {
   invalid_argument: "INVALID_REQUEST",
+  unauthenticated: "UNAUTHENTICATED",
+  permission_denied: "PERMISSION_DENIED",
+  already_exists: "IDEMPOTENCY_KEY_REUSED",
   not_found: "NOT_FOUND",
   out_of_range: "RESUME_BEYOND_LAST_ID",
   resource_exhausted: "RESOURCE_EXHAUSTED",
@@ -116,3 +126,13 @@ export function asBrokerError(err: unknown, log: Log, context: Record<string, un
   log.error({ ...context, err }, "unexpected error (a bug): answered INTERNAL");
   return internal(err);
 }
+
+/** No credentials, or credentials that do not verify (the message says which, never echoing them). */
+export const unauthenticated = (message: string, details: Details = {}): BrokerError =>
+  new BrokerError("unauthenticated", message, details);
+
+export const permissionDenied = (message: string, details: Details = {}): BrokerError =>
+  new BrokerError("permission_denied", message, details);
+
+export const alreadyExists = (message: string, details: Details = {}): BrokerError =>
+  new BrokerError("already_exists", message, details);

@@ -44,6 +44,9 @@ export interface CatchUpSource {
   liveCursor(subject: string): number;
 }
 
+/** The longest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * What a subscription does when storage no longer holds the next ids: end
  * with RESOURCE_EXHAUSTED (clients of the original contract), or yield a Gap
@@ -84,6 +87,7 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
   private catchingUp = false;
   private readonly retry: ReadRetry;
   private readable: (() => void) | undefined;
+  private deadline: NodeJS.Timeout | undefined;
 
   private readonly gaps: GapPolicy;
 
@@ -129,6 +133,18 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
     if (this.done) return;
     this.failure = error;
     this.finish();
+  }
+
+  /**
+   * Fails the stream with `error()` at `time` (ms since the epoch) unless it
+   * ended before: a subscriber's credentials expiring. Infinity: never.
+   */
+  failAt(time: number, error: () => BrokerError): void {
+    if (this.done || time === Number.POSITIVE_INFINITY) return;
+    // setTimeout holds at most 2^31-1 ms (~24.8 days); longer waits re-arm.
+    const wait = Math.min(Math.max(0, time - Date.now()), MAX_TIMER_MS);
+    this.deadline = setTimeout(() => (Date.now() >= time ? this.fail(error()) : this.failAt(time, error)), wait);
+    this.deadline.unref();
   }
 
   get isLive(): boolean {
@@ -326,6 +342,7 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
   private finish(): void {
     if (this.done) return;
     this.done = true;
+    clearTimeout(this.deadline);
     this.queue = [];
     this.head = 0;
     this.bufferedBytes = 0;

@@ -22,6 +22,9 @@ export const STATUS_DETAILS_TRAILER = "grpc-status-details-bin";
  */
 const CODES: Record<BrokerErrorCode, Code> = {
   invalid_argument: Code.InvalidArgument,
+  unauthenticated: Code.Unauthenticated,
+  permission_denied: Code.PermissionDenied,
+  already_exists: Code.AlreadyExists,
   not_found: Code.NotFound,
   out_of_range: Code.OutOfRange,
   resource_exhausted: Code.ResourceExhausted,

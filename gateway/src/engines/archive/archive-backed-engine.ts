@@ -1,4 +1,11 @@
-import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../../core/engine.js";
+import type {
+  AppendOnceResult,
+  BatchItem,
+  Engine,
+  FeedListener,
+  Idempotency,
+  ReadAfterResult,
+} from "../../core/engine.js";
 import type { StoredMessage } from "../../core/message.js";
 import type { ArchiveStore } from "./archive-store.js";
 import { TrimmedIds } from "./trimmed-ids.js";
@@ -36,8 +43,8 @@ export class ArchiveBackedEngine implements Engine {
     subject: string,
     body: Uint8Array,
     expiresAt: number,
-    idempotency: { key: string; windowMs: number },
-  ): Promise<{ id: number; duplicate: boolean }> {
+    idempotency: Idempotency,
+  ): Promise<AppendOnceResult> {
     return this.hot.appendOnce(subject, body, expiresAt, idempotency);
   }
 

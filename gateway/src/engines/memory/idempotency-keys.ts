@@ -1,26 +1,33 @@
 /**
- * The memory engine's idempotency keys: subject -> key -> the id it published,
- * until its window ends. Keys are forgotten in the order they were
+ * The memory engine's idempotency keys: subject -> key -> the id it published
+ * and the digest of the request that published it, until its window ends. Keys are forgotten in the order they were
  * remembered (a FIFO, since every key gets the same window), so forgetting
  * costs O(expired keys), not a walk over every subject.
  */
+export interface RememberedPublish {
+  readonly id: number;
+  /** The digest of the request that published it (body and expiration), to tell a retry from another request. */
+  readonly digest: string;
+  readonly until: number;
+}
+
 export class IdempotencyKeys {
-  private readonly bySubject = new Map<string, Map<string, { id: number; until: number }>>();
+  private readonly bySubject = new Map<string, Map<string, RememberedPublish>>();
   private queue: { subject: string; key: string; until: number }[] = [];
   private head = 0;
 
-  get(subject: string, key: string, now: number): number | undefined {
+  get(subject: string, key: string, now: number): RememberedPublish | undefined {
     const entry = this.bySubject.get(subject)?.get(key);
-    return entry && entry.until > now ? entry.id : undefined;
+    return entry && entry.until > now ? entry : undefined;
   }
 
-  remember(subject: string, key: string, id: number, until: number): void {
+  remember(subject: string, key: string, id: number, digest: string, until: number): void {
     let keys = this.bySubject.get(subject);
     if (!keys) {
       keys = new Map();
       this.bySubject.set(subject, keys);
     }
-    keys.set(key, { id, until });
+    keys.set(key, { id, digest, until });
     this.queue.push({ subject, key, until });
   }
 

@@ -1,7 +1,9 @@
 import {
+  type AppendOnceResult,
   type BatchItem,
   type Engine,
   type FeedListener,
+  type Idempotency,
   NO_FEED_LISTENER,
   type ReadAfterResult,
 } from "../../core/engine.js";
@@ -89,14 +91,16 @@ export class MemoryEngine implements Engine {
     subject: string,
     body: Uint8Array,
     expiresAt: number,
-    idempotency: { key: string; windowMs: number },
-  ): Promise<{ id: number; duplicate: boolean }> {
+    idempotency: Idempotency,
+  ): Promise<AppendOnceResult> {
     const now = this.now();
     const prior = this.idempotencyKeys.get(subject, idempotency.key, now);
-    if (prior !== undefined) return { id: prior, duplicate: true };
+    if (prior !== undefined) {
+      return { id: prior.id, duplicate: true, conflicting: prior.digest !== idempotency.digest };
+    }
     const { id } = await this.append(subject, body, expiresAt);
-    this.idempotencyKeys.remember(subject, idempotency.key, id, now + idempotency.windowMs);
-    return { id, duplicate: false };
+    this.idempotencyKeys.remember(subject, idempotency.key, id, idempotency.digest, now + idempotency.windowMs);
+    return { id, duplicate: false, conflicting: false };
   }
 
   async appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {

@@ -1,8 +1,10 @@
 import type { Redis } from "ioredis";
 import {
+  type AppendOnceResult,
   type BatchItem,
   type Engine,
   type FeedListener,
+  type Idempotency,
   NO_FEED_LISTENER,
   type ReadAfterResult,
 } from "../../core/engine.js";
@@ -214,8 +216,8 @@ export class RedisEngine implements Engine {
     subject: string,
     body: Uint8Array,
     expiresAt: number,
-    idempotency: { key: string; windowMs: number },
-  ): Promise<{ id: number; duplicate: boolean }> {
+    idempotency: Idempotency,
+  ): Promise<AppendOnceResult> {
     return this.errors.guard(this.storeOnce(subject, body, expiresAt, idempotency), "appendOnce", subject);
   }
 
@@ -223,11 +225,9 @@ export class RedisEngine implements Engine {
     subject: string,
     body: Uint8Array,
     expiresAt: number,
-    idempotency: { key: string; windowMs: number },
-  ): Promise<{ id: number; duplicate: boolean }> {
+    idempotency: Idempotency,
+  ): Promise<AppendOnceResult> {
     const key = this.key(subject);
-    // The stream key plus a 0xFF byte, which no UTF-8 subject contains, so
-    // this can never be another subject's stream key.
     const onceKey = this.keys.idempotency(subject, idempotency.key);
     const [, registry, schedule, watermarks] = this.creationKeys(subject);
     const { slot, fingerprint } = this.keys.watermark(subject);
@@ -243,6 +243,7 @@ export class RedisEngine implements Engine {
       this.releaseAt(publishedAt, expiresAt),
       slot,
       fingerprint,
+      idempotency.digest,
     ];
     const reply = await this.withFloor(subject, (floor) =>
       this.scripts.brokerAppendOnce(key, onceKey, registry, schedule, watermarks, floor, ...args),
@@ -250,7 +251,7 @@ export class RedisEngine implements Engine {
       throw writeRefusal(err, this.options.maxSubjects);
     });
     const [id, duplicate] = reply as [string, number];
-    return { id: parseEntryId(id), duplicate: duplicate === 1 };
+    return { id: parseEntryId(id), duplicate: duplicate !== 0, conflicting: duplicate === 2 };
   }
 
   appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {

@@ -1,5 +1,6 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { type Authenticator, OPEN } from "../../auth/authenticator.js";
 import type { Broker } from "../../core/broker.js";
 import { type Log, SILENT_LOG } from "../../core/log.js";
 import { brokerRoutes } from "./broker-routes.js";
@@ -10,6 +11,8 @@ import type { HttpHandler, NodeResponse } from "./http-server.js";
 export interface ConnectHandlerOptions {
   /** Room for the largest body plus the rest of the request. */
   readonly maxReceiveMessageBytes: number;
+  /** Who may call (default: open). */
+  readonly authenticator?: Authenticator;
   /** Serves requests the broker's routes do not match (console, health). */
   readonly fallback?: HttpHandler;
   /** Observe every call (metrics, spans). */
@@ -24,7 +27,7 @@ export function connectHandler(broker: Broker, options: ConnectHandlerOptions): 
   // connect-node hands `contextValues` only the request; remember its response.
   const responses = new WeakMap<object, NodeResponse>();
   const adapter = connectNodeAdapter({
-    routes: brokerRoutes(broker, options.log ?? SILENT_LOG),
+    routes: brokerRoutes(broker, options.authenticator ?? OPEN, options.log ?? SILENT_LOG),
     readMaxBytes: options.maxReceiveMessageBytes,
     interceptors: options.interceptors ?? [],
     // No compression: Subscribe sends its headers early (early-headers.ts),

@@ -5,6 +5,7 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { type Authenticator, OPEN } from "../../auth/authenticator.js";
 import type { Broker } from "../../core/broker.js";
 import { type Log, SILENT_LOG } from "../../core/log.js";
 import { useYoungStreamTablesOnGrpcServer } from "../../patches/grpc-js-http2-servers.js";
@@ -17,6 +18,8 @@ export interface GrpcServerOptions {
   readonly port: number;
   /** Room for the largest body plus the rest of the request. */
   readonly maxReceiveMessageBytes: number;
+  /** Who may call (default: open). */
+  readonly authenticator?: Authenticator;
   /** Observes every call (metrics, spans). */
   readonly interceptors?: ServerInterceptor[];
   /** Wraps each service's handlers (to run them in their call's trace context). */
@@ -45,7 +48,10 @@ export class GrpcServer {
       interceptors: options.interceptors ?? [],
     });
     const wrap = options.wrapHandlers ?? ((implementation) => implementation);
-    this.server.addService(brokerServiceDefinition, wrap(brokerGrpcService(broker, options.log ?? SILENT_LOG)));
+    this.server.addService(
+      brokerServiceDefinition,
+      wrap(brokerGrpcService(broker, options.authenticator ?? OPEN, options.log ?? SILENT_LOG)),
+    );
     for (const { definition, implementation } of options.extraServices ?? []) {
       this.server.addService(definition, wrap(implementation));
     }
