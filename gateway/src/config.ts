@@ -4,6 +4,8 @@ import { DEFAULT_SUBSCRIPTION_OPTIONS } from "./core/subscription.js";
 import { DEFAULT_MEMORY_OPTIONS } from "./engines/memory/memory-engine.js";
 import { DEFAULT_REDIS_OPTIONS } from "./engines/redis/redis-engine.js";
 import { type Env, integer, onOff } from "./env.js";
+import type { ClientLimitsConfig } from "./limits/client-limits.js";
+import { allowedHosts, type CorsPolicy, clientLimits, corsPolicy } from "./network-config.js";
 
 /** Everything the gateway reads from the environment; README lists each variable. */
 export interface GatewayConfig {
@@ -41,6 +43,12 @@ export interface GatewayConfig {
   readonly drainDelayMs: number;
   /** V8's old-generation growth between full collections, in percent (see heap-growth.ts); 0: V8's own. */
   readonly heapGrowingPercent: number;
+  /** Browser origins that may call the HTTP port (CORS_ORIGINS; see network-config.ts). */
+  readonly cors: CorsPolicy;
+  /** Host / :authority values the HTTP port answers (ALLOWED_HOSTS); undefined: any. */
+  readonly allowedHosts: readonly string[] | undefined;
+  /** Connections, streams, publish rate and stall timeouts per client and process. */
+  readonly limits: ClientLimitsConfig;
 }
 
 export function loadConfig(env: Env = process.env): GatewayConfig {
@@ -79,5 +87,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     metricsPort: integer(env, "METRICS_PORT", 9464),
     drainDelayMs: integer(env, "DRAIN_DELAY_MS", 0),
     heapGrowingPercent: integer(env, "HEAP_GROWING_PERCENT", 300),
+    cors: corsPolicy(env),
+    allowedHosts: allowedHosts(env),
+    limits: clientLimits(env),
   };
 }

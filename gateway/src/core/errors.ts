@@ -10,6 +10,7 @@ export type BrokerErrorCode =
   | "resource_exhausted"
   | "unavailable"
   | "data_loss"
+  | "deadline_exceeded"
   | "internal";
 
 export class BrokerError extends Error {
@@ -38,5 +39,8 @@ export function asStorageError(err: unknown): BrokerError {
 }
 
 export const outOfRange = (message: string): BrokerError => new BrokerError("out_of_range", message);
+
+/** A client too slow to send its request (REQUEST_READ_TIMEOUT_MS). */
+export const deadlineExceeded = (message: string): BrokerError => new BrokerError("deadline_exceeded", message);
 
 export const dataLoss = (message: string): BrokerError => new BrokerError("data_loss", message);
