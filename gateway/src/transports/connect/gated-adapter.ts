@@ -83,7 +83,10 @@ async function gated(
 
 function closeWhenAnswered(request: NodeRequest, response: NodeResponse): void {
   if (request instanceof Http2ServerRequest) {
-    response.once("finish", () => request.stream.close(http2Constants.NGHTTP2_CANCEL));
+    // Node's compatibility layer always ends a response with trailers, sent from its own
+    // 'wantTrailers' listener; this one runs after it. (The response's 'finish' waits for the client's half.)
+    const { stream } = request;
+    stream.once("wantTrailers", () => setImmediate(() => stream.close(http2Constants.NGHTTP2_NO_ERROR)));
   } else {
     response.setHeader("connection", "close");
     response.once("finish", () => request.socket.destroy());

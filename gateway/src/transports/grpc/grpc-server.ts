@@ -11,7 +11,7 @@ import type { ClientLimits } from "../../limits/client-limits.js";
 import type { ConnectionAdmission } from "../connection-admission.js";
 import type { ConnectionRefusal } from "../connection-refusal.js";
 import { brokerGrpcService } from "./broker-service.js";
-import { checkCompressedFlag } from "./grpc-js-compressed-flag.js";
+import { checkCompressedFlag } from "./grpc-js-internals.js";
 import { useYoungStreamTablesOnGrpcServer } from "./grpc-stream-tables.js";
 import { limitsInterceptor } from "./limits-interceptor.js";
 import { addReflection } from "./reflection.js";

@@ -5,6 +5,7 @@ import type { ClientLimits, StalledRequest } from "../../limits/client-limits.js
 import { clientIdentity } from "../client-identity.js";
 import type { ConnectionAdmission } from "../connection-admission.js";
 import { toGrpcStatus } from "../status.js";
+import { resetStreamAfterStatus } from "./grpc-js-internals.js";
 import { MalformedRequest } from "./malformed-request.js";
 
 const path = (name: string) => `/${Broker.typeName}/${name}`;
@@ -43,6 +44,8 @@ export function limitsInterceptor(limits: ClientLimits, admission: ConnectionAdm
       stall: () => {
         const ms = limits.config.requestReadTimeoutMs;
         refuse(deadlineExceeded(`the request did not arrive in full within ${ms} ms (REQUEST_READ_TIMEOUT_MS)`));
+        // The client is still mid-request: stop it holding the stream (and grpc-js its partial frame).
+        resetStreamAfterStatus(call);
       },
     };
     const intercepting: ServerInterceptingCall = new ServerInterceptingCall(call, {
