@@ -4,6 +4,8 @@ import { DEFAULT_LIMITS } from "./core/limits.js";
 import { DEFAULT_SUBSCRIPTION_OPTIONS } from "./core/subscription.js";
 import { DEFAULT_MEMORY_OPTIONS } from "./engines/memory/memory-engine.js";
 import { DEFAULT_REDIS_OPTIONS } from "./engines/redis/redis-engine.js";
+import type { ClientLimitsConfig } from "./limits/client-limits.js";
+import { allowedHosts, type CorsPolicy, clientLimits, corsPolicy } from "./network-config.js";
 import { type PatchName, parsePatches } from "./patches/index.js";
 import { type Env, integer, onOff } from "./process/env.js";
 import { DEFAULT_KEY_PREFIX } from "./storage/redis-keys.js";
@@ -54,6 +56,12 @@ export interface GatewayConfig {
   readonly patches: readonly PatchName[];
   /** Token verification (AUTH_*); undefined: an open gateway, everyone allowed everything. */
   readonly auth: AuthConfig | undefined;
+  /** Browser origins that may call the HTTP port (CORS_ORIGINS; see network-config.ts). */
+  readonly cors: CorsPolicy;
+  /** Host / :authority values the HTTP port answers (ALLOWED_HOSTS); undefined: any. */
+  readonly allowedHosts: readonly string[] | undefined;
+  /** Connections, streams, publish rate and stall timeouts per client and process. */
+  readonly limits: ClientLimitsConfig;
 }
 
 export function loadConfig(env: Env = process.env): GatewayConfig {
@@ -102,5 +110,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     heapGrowingPercent: integer(env, "HEAP_GROWING_PERCENT", 300),
     patches: [...parsePatches(env.GATEWAY_PATCHES)],
     auth: loadAuthConfig(env),
+    cors: corsPolicy(env),
+    allowedHosts: allowedHosts(env),
+    limits: clientLimits(env),
   };
 }

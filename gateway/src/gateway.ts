@@ -9,6 +9,7 @@ import { ArchiveBackedEngine } from "./engines/archive/archive-backed-engine.js"
 import { ArchiveStore, DEFAULT_ARCHIVE_STORE_OPTIONS } from "./engines/archive/archive-store.js";
 import { DEFAULT_MEMORY_OPTIONS, MemoryEngine } from "./engines/memory/memory-engine.js";
 import { DEFAULT_REDIS_OPTIONS, RedisEngine, type RedisEngineOptions } from "./engines/redis/redis-engine.js";
+import { ClientLimits } from "./limits/client-limits.js";
 import { connectTelemetryInterceptor } from "./observability/connect-telemetry.js";
 import { GatewayMetrics } from "./observability/gateway-metrics.js";
 import { GrpcHealth } from "./observability/grpc-health.js";
@@ -21,6 +22,8 @@ import { tracingEnabled } from "./process/tracing-env.js";
 import { connectHandler } from "./transports/connect/connect-handler.js";
 import { DualProtocolServer } from "./transports/connect/http-server.js";
 import { notFound } from "./transports/connect/not-found.js";
+import { ConnectionAdmission } from "./transports/connection-admission.js";
+import { ConnectionRefusal } from "./transports/connection-refusal.js";
 import { loadConsoleAssets } from "./transports/console/console-assets.js";
 import { consoleHandler } from "./transports/console/console-handler.js";
 import { GrpcServer } from "./transports/grpc/grpc-server.js";
@@ -90,6 +93,7 @@ export class Gateway {
     readonly metrics: GatewayMetrics,
     readonly health: HealthState,
     private readonly drainDelayMs: number,
+    private readonly network: { limits: ClientLimits; admission: ConnectionAdmission; refusal: ConnectionRefusal },
   ) {}
 
   static async start(config: GatewayConfig, storage?: Engine, options: GatewayOptions = {}): Promise<Gateway> {
@@ -119,10 +123,19 @@ export class Gateway {
     const maxReceiveMessageBytes = Math.max(config.maxRequestBytes, config.maxBodyBytes + REQUEST_OVERHEAD_BYTES);
     const health = new HealthState(engine, broker);
     const pages = config.console ? consoleHandler(await loadConsoleAssets(), notFound) : notFound;
+    const limits = new ClientLimits(config.limits, metrics.limitsObserver);
+    const admission = new ConnectionAdmission(
+      limits.connections,
+      config.limits.handshakeTimeoutMs,
+      metrics.limitsObserver,
+    );
+    const refusal = new ConnectionRefusal(() => admission.refusalMessage);
+    const connections = { admission, refusal };
     metrics.observe({
       activeSubscriptions: () => broker.subscriptionCount,
       subscribedSubjects: () => broker.subscribedSubjectCount,
       ready: () => health.readiness().ready,
+      openConnections: (listener) => admission.openConnections(listener),
     });
     const grpcTelemetry = grpcInstrumentation(telemetry);
     // One for both ports, so a token verified on one is cached for the other.
@@ -136,6 +149,8 @@ export class Gateway {
       wrapHandlers: grpcTelemetry.wrap,
       log,
       extraServices: [new GrpcHealth(health, [BrokerService.typeName]).service],
+      limits,
+      connections,
     });
     const http = new DualProtocolServer(
       connectHandler(broker, {
@@ -148,7 +163,11 @@ export class Gateway {
           if (handleHealthRequest(health, request, response)) return;
           pages(request, response);
         },
+        cors: config.cors,
+        allowedHosts: config.allowedHosts,
+        limits,
       }),
+      { ...connections, headersTimeoutMs: config.limits.handshakeTimeoutMs },
     );
     const grpcPort = await grpc.listen();
     const httpPort = await http.listen(config.httpPort, config.host);
@@ -163,6 +182,7 @@ export class Gateway {
       metrics,
       health,
       config.drainDelayMs,
+      { limits, admission, refusal },
     );
   }
 
@@ -181,5 +201,8 @@ export class Gateway {
     // HTTP/2 stream or a reset keep-alive connection.
     await new Promise((resolve) => setTimeout(resolve, Math.min(DRAIN_GRACE_MS, this.shutdownTimeoutMs)));
     await Promise.all([this.grpc.close(this.shutdownTimeoutMs), this.http.close(this.shutdownTimeoutMs), brokerClosed]);
+    this.network.limits.close();
+    this.network.admission.close();
+    this.network.refusal.close();
   }
 }

@@ -15,6 +15,7 @@ export type BrokerErrorCode =
   | "resource_exhausted"
   | "unavailable"
   | "data_loss"
+  | "deadline_exceeded"
   | "internal";
 
 /**
@@ -51,6 +52,8 @@ export type ErrorReason =
   | "UNAUTHENTICATED"
   | "PERMISSION_DENIED"
   | "IDEMPOTENCY_KEY_REUSED"
+  // deadline_exceeded
+  | "REQUEST_TOO_SLOW"
   // not_found
   | "NOT_FOUND"
   // internal
@@ -62,6 +65,7 @@ const DEFAULT_REASONS: Record<BrokerErrorCode, ErrorReason> = {
   unauthenticated: "UNAUTHENTICATED",
   permission_denied: "PERMISSION_DENIED",
   already_exists: "IDEMPOTENCY_KEY_REUSED",
+  deadline_exceeded: "REQUEST_TOO_SLOW",
   not_found: "NOT_FOUND",
   out_of_range: "RESUME_BEYOND_LAST_ID",
   resource_exhausted: "RESOURCE_EXHAUSTED",
@@ -136,3 +140,7 @@ export const permissionDenied = (message: string, details: Details = {}): Broker
 
 export const alreadyExists = (message: string, details: Details = {}): BrokerError =>
   new BrokerError("already_exists", message, details);
+
+/** A client too slow to send its request (REQUEST_READ_TIMEOUT_MS). */
+export const deadlineExceeded = (message: string, details: Details = {}): BrokerError =>
+  new BrokerError("deadline_exceeded", message, details);

@@ -1,9 +1,10 @@
 import type { Redis } from "ioredis";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BrokerObserver } from "../core/observer.js";
+import type { LimitName, LimitsObserver, StallStage } from "../limits/observer.js";
 import { observeCommands } from "../patches/ioredis-command-hook.js";
 import { labelFreeHistogram, type Observer } from "../patches/prom-client-label-free-histogram.js";
-import { BROKER_METRICS, RPC_METRICS } from "../process/metric-names.js";
+import { BROKER_METRICS, LIMIT_METRICS, RPC_METRICS } from "../process/metric-names.js";
 
 export type RpcType = "unary" | "server_stream" | "client_stream" | "bidi_stream";
 /** Which listener served the call: the @grpc/grpc-js port or the Connect/gRPC-Web/gRPC HTTP port. */
@@ -21,6 +22,8 @@ export interface GatewayGauges {
   activeSubscriptions(): number;
   subscribedSubjects(): number;
   ready(): boolean;
+  /** Open connections of one port. */
+  openConnections(listener: "grpc" | "http"): number;
 }
 
 const RPC_LABELS = ["grpc_type", "grpc_service", "grpc_method", "transport"] as const;
@@ -48,6 +51,8 @@ export class GatewayMetrics {
   private readonly terminated: Counter;
   private readonly redisSeconds: Histogram<"command">;
   private readonly redisErrors: Counter<"command">;
+  private readonly limitRefusals: Counter<"limit">;
+  private readonly stalledClosed: Counter<"stage">;
   private gauges: GatewayGauges | undefined;
   private readonly flushers: (() => void)[] = [];
   /** Deliveries not yet added to `delivered` (one per message per subscriber: the fan-out's hottest count). */
@@ -136,6 +141,18 @@ export class GatewayMetrics {
       labelNames: ["command"],
       registers,
     });
+    this.limitRefusals = new Counter({
+      name: LIMIT_METRICS.refusals,
+      help: "Connections and calls refused by a limit (RESOURCE_EXHAUSTED), by limit.",
+      labelNames: ["limit"],
+      registers,
+    });
+    this.stalledClosed = new Counter({
+      name: LIMIT_METRICS.stalledClientsClosed,
+      help: "Stalled clients closed: no request after connecting (handshake), or a request message incomplete (request).",
+      labelNames: ["stage"],
+      registers,
+    });
     const read = (pick: (gauges: GatewayGauges) => number) =>
       function (this: Gauge) {
         this.set(metrics.gauges ? pick(metrics.gauges) : 0);
@@ -158,6 +175,17 @@ export class GatewayMetrics {
       help: "1 while the gateway is ready: storage reachable and not draining.",
       registers,
       collect: read((g) => (g.ready() ? 1 : 0)),
+    });
+    new Gauge({
+      name: LIMIT_METRICS.openConnections,
+      help: "Open client connections, by port.",
+      labelNames: ["listener"],
+      registers,
+      collect(this: Gauge<"listener">) {
+        for (const listener of ["grpc", "http"] as const) {
+          this.set({ listener }, metrics.gauges ? metrics.gauges.openConnections(listener) : 0);
+        }
+      },
     });
   }
 
@@ -183,6 +211,12 @@ export class GatewayMetrics {
     },
     subscriberFellBehind: () => this.fellBehind.inc(),
     subscriberTerminated: () => this.terminated.inc(),
+  };
+
+  /** The limits' observer, counting refusals and stalled clients into this registry. */
+  readonly limitsObserver: LimitsObserver = {
+    refused: (limit: LimitName) => this.limitRefusals.inc({ limit }),
+    stalled: (stage: StallStage) => this.stalledClosed.inc({ stage }),
   };
 
   /**

@@ -38,6 +38,16 @@ export const BROKER_METRICS = {
   ready: "broker_gateway_ready",
 } as const;
 
+/** The limits on network clients (docs/security.md). */
+export const LIMIT_METRICS = {
+  /** Counter {limit}: calls or connections refused by a limit (connections, subscribe_streams_per_*, publish_rate). */
+  refusals: "broker_limit_refusals_total",
+  /** Counter {stage}: stalled clients closed (handshake: no request in time; request: message incomplete in time). */
+  stalledClientsClosed: "broker_stalled_clients_closed_total",
+  /** Gauge {listener}: open connections per port (grpc, http). */
+  openConnections: "broker_open_connections",
+} as const;
+
 /** What the archiver must export (archiver-metrics.ts defines them; metrics-server.ts serves them). */
 export const ARCHIVER_METRICS = {
   /** Gauge: age of the oldest message not yet archived, in seconds (0 when caught up). */

@@ -30,6 +30,7 @@ const CODES: Record<BrokerErrorCode, Code> = {
   resource_exhausted: Code.ResourceExhausted,
   unavailable: Code.Unavailable,
   data_loss: Code.DataLoss,
+  deadline_exceeded: Code.DeadlineExceeded,
   internal: Code.Internal,
 };
 

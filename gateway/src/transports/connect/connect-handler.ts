@@ -1,12 +1,18 @@
 import type { Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { type Authenticator, OPEN } from "../../auth/authenticator.js";
 import type { Broker } from "../../core/broker.js";
 import { type Log, SILENT_LOG } from "../../core/log.js";
+import type { ClientLimits } from "../../limits/client-limits.js";
+import type { CorsPolicy } from "../../network-config.js";
+import { clientIdentity } from "../client-identity.js";
+import { allowedHostsGuard } from "./allowed-hosts.js";
 import { brokerRoutes } from "./broker-routes.js";
+import { kClient } from "./call-context.js";
 import { handleCors } from "./cors.js";
 import { earlyHeadersContext } from "./early-headers.js";
+import { gatedConnectAdapter } from "./gated-adapter.js";
 import type { HttpHandler, NodeResponse } from "./http-server.js";
+import { limitsInterceptor } from "./limits-interceptor.js";
 
 export interface ConnectHandlerOptions {
   /** Room for the largest body plus the rest of the request. */
@@ -19,28 +25,36 @@ export interface ConnectHandlerOptions {
   readonly interceptors?: Interceptor[];
   /** Where calls that failed with a bug are logged. */
   readonly log?: Log;
+  /** Which browser origins get CORS headers (CORS_ORIGINS). */
+  readonly cors: CorsPolicy;
+  /** Host / :authority values answered (ALLOWED_HOSTS); undefined: any. */
+  readonly allowedHosts: readonly string[] | undefined;
+  readonly limits: ClientLimits;
 }
 
 /** Connect, gRPC-Web and gRPC for the broker, with CORS for browsers. */
 export function connectHandler(broker: Broker, options: ConnectHandlerOptions): HttpHandler {
-  const { fallback } = options;
+  const { cors } = options;
+  const fallback: HttpHandler = options.fallback ?? ((_request, response) => void response.writeHead(404).end());
+  const refusesHost = allowedHostsGuard(options.allowedHosts);
   // connect-node hands `contextValues` only the request; remember its response.
   const responses = new WeakMap<object, NodeResponse>();
-  const adapter = connectNodeAdapter({
+  const adapter = gatedConnectAdapter({
     routes: brokerRoutes(broker, options.authenticator ?? OPEN, options.log ?? SILENT_LOG),
     readMaxBytes: options.maxReceiveMessageBytes,
-    interceptors: options.interceptors ?? [],
-    // No compression: Subscribe sends its headers early (early-headers.ts),
-    // before connect-node would add the negotiated content-encoding header, so
-    // a compressed stream message (any over 1 KiB) reached clients that could
-    // not know how to decompress it. Bodies are opaque and often compressed.
-    acceptCompression: [],
-    contextValues: (request) => earlyHeadersContext(request.headers["content-type"], responses.get(request)),
-    // Its response type is a narrower view of the same Node objects.
-    fallback: fallback && ((request, response) => fallback(request, response as NodeResponse)),
+    // The observers first (outermost), so they see the limits' refusals with their codes.
+    interceptors: [...(options.interceptors ?? []), limitsInterceptor(options.limits)],
+    contextValues: (request) => {
+      const values = earlyHeadersContext(request.headers["content-type"], responses.get(request));
+      const { remoteAddress, remotePort } = request.socket;
+      return values.set(kClient, clientIdentity(remoteAddress, remotePort));
+    },
+    fallback,
+    limits: options.limits,
   });
   return (request, response) => {
-    if (handleCors(request, response)) return;
+    if (refusesHost(request, response)) return;
+    if (handleCors(cors, request, response)) return;
     responses.set(request, response);
     adapter(request, response);
   };

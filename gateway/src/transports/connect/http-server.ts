@@ -2,6 +2,8 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import net from "node:net";
 import { useYoungStreamTables } from "../../patches/node-http2-stream-tables.js";
+import type { ConnectionAdmission } from "../connection-admission.js";
+import type { ConnectionRefusal } from "../connection-refusal.js";
 
 export type NodeRequest = IncomingMessage | Http2ServerRequest;
 export type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -10,6 +12,14 @@ export type HttpHandler = (request: NodeRequest, response: NodeResponse) => void
 const KEEPALIVE_MS = 30_000;
 
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/** Counting and refusing connections (MAX_CONNECTIONS, HANDSHAKE_TIMEOUT_MS); absent: every one is served. */
+export interface ConnectionLimits {
+  readonly admission: ConnectionAdmission;
+  readonly refusal: ConnectionRefusal;
+  /** A request head must be complete this long after it began (HTTP/1.1); 0: Node's default. */
+  readonly headersTimeoutMs: number;
+}
 
 /**
  * One plaintext port for HTTP/1.1 (browsers, curl) and h2c with prior
@@ -23,10 +33,25 @@ export class DualProtocolServer {
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.Http2Session>();
 
-  constructor(handler: HttpHandler) {
-    this.http1 = http.createServer(handler);
+  /** The session being created for the socket handed to http2 (its 'session' event is synchronous). */
+  private connecting: net.Socket | undefined;
+
+  constructor(
+    handler: HttpHandler,
+    private readonly limits?: ConnectionLimits,
+  ) {
+    const admission = limits?.admission;
+    this.http1 = http.createServer(
+      admission
+        ? (request, response) => {
+            admission.requestSeen(request.socket.remoteAddress, request.socket.remotePort);
+            handler(request, response);
+          }
+        : handler,
+    );
     // Streams are long-lived: no idle cut-offs of our own.
     this.http1.requestTimeout = 0;
+    if (limits && limits.headersTimeoutMs > 0) this.http1.headersTimeout = limits.headersTimeoutMs;
     this.http1.keepAliveTimeout = 65_000;
     // http tracks connections (which closeIdleConnections needs) from its 'listening' event,
     // which a server fed sockets by hand never sees; without it idle keep-alive clients hold a
@@ -35,6 +60,10 @@ export class DualProtocolServer {
     this.http2 = http2.createServer({}, handler);
     this.http2.on("session", (session) => {
       useYoungStreamTables(session);
+      const socket = this.connecting;
+      if (admission && socket) {
+        session.once("stream", () => admission.requestSeen(socket.remoteAddress, socket.remotePort));
+      }
       this.sessions.add(session);
       // HTTP/2 PINGs keep idle Subscribe streams' connections alive through
       // proxies and NATs without sending anything a client sees as a message.
@@ -48,7 +77,7 @@ export class DualProtocolServer {
         this.sessions.delete(session);
       });
     });
-    this.listener = net.createServer((socket) => this.route(socket));
+    this.listener = net.createServer((socket) => this.admit(socket));
   }
 
   listen(port: number, host: string): Promise<number> {
@@ -79,7 +108,17 @@ export class DualProtocolServer {
     this.http1.close(() => {});
   }
 
-  private route(socket: net.Socket): void {
+  private admit(socket: net.Socket): void {
+    if (this.limits && !this.limits.admission.admit(socket, "http")) {
+      socket.on("error", () => socket.destroy());
+      this.limits.refusal.refuseHttp(socket);
+      return;
+    }
+    this.accept(socket);
+  }
+
+  /** Serves a connection accepted elsewhere: its first bytes pick HTTP/1.1 or h2c. */
+  accept(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.once("close", () => this.sockets.delete(socket));
     // HTTP/1.1 has no ping: TCP keepalive at least detects dead peers.
@@ -97,7 +136,12 @@ export class DualProtocolServer {
       // http2 from the socket's buffered data when the session starts.
       socket.unshift(head);
       if (isHttp2) {
-        this.http2.emit("connection", socket);
+        this.connecting = socket;
+        try {
+          this.http2.emit("connection", socket);
+        } finally {
+          this.connecting = undefined;
+        }
       } else {
         this.http1.emit("connection", socket);
         socket.resume();

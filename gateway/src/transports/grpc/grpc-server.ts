@@ -1,3 +1,4 @@
+import net from "node:net";
 import {
   Server,
   ServerCredentials,
@@ -8,8 +9,13 @@ import {
 import { type Authenticator, OPEN } from "../../auth/authenticator.js";
 import type { Broker } from "../../core/broker.js";
 import { type Log, SILENT_LOG } from "../../core/log.js";
+import type { ClientLimits } from "../../limits/client-limits.js";
 import { useYoungStreamTablesOnGrpcServer } from "../../patches/grpc-js-http2-servers.js";
+import type { ConnectionAdmission } from "../connection-admission.js";
+import type { ConnectionRefusal } from "../connection-refusal.js";
 import { brokerGrpcService } from "./broker-service.js";
+import { checkCompressedFlag } from "./grpc-js-internals.js";
+import { limitsInterceptor } from "./limits-interceptor.js";
 import { addReflection } from "./reflection.js";
 import { brokerServiceDefinition } from "./service-definition.js";
 
@@ -28,24 +34,37 @@ export interface GrpcServerOptions {
   readonly extraServices?: readonly { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[];
   /** Where calls that failed with a bug are logged. */
   readonly log?: Log;
+  readonly limits: ClientLimits;
+  /** Counting and refusing connections (MAX_CONNECTIONS, HANDSHAKE_TIMEOUT_MS); absent: every one is served. */
+  readonly connections?: { readonly admission: ConnectionAdmission; readonly refusal: ConnectionRefusal };
 }
 
-/** A native gRPC (HTTP/2) server for the broker on @grpc/grpc-js. */
+/**
+ * A native gRPC (HTTP/2) server for the broker on @grpc/grpc-js. The port is
+ * a net.Server of ours that hands each admitted connection to grpc-js
+ * through its public connection injector, so connections can be counted,
+ * refused and timed without grpc-js's internals.
+ */
 export class GrpcServer {
   private readonly server: Server;
+  private readonly listener: net.Server;
+  private readonly sockets = new Set<net.Socket>();
   private boundPort = 0;
 
   constructor(
     broker: Broker,
     private readonly options: GrpcServerOptions,
   ) {
+    checkCompressedFlag();
+    const admission = options.connections?.admission;
     this.server = new Server({
       "grpc.max_receive_message_length": options.maxReceiveMessageBytes,
       // Keep idle Subscribe streams alive through proxies and detect dead peers.
       "grpc.keepalive_time_ms": 30_000,
       "grpc.keepalive_timeout_ms": 10_000,
       "grpc.keepalive_permit_without_calls": 1,
-      interceptors: options.interceptors ?? [],
+      // Last: it wraps the observers, which then count its refusals.
+      interceptors: [...(options.interceptors ?? []), limitsInterceptor(options.limits, admission)],
     });
     const wrap = options.wrapHandlers ?? ((implementation) => implementation);
     this.server.addService(
@@ -56,16 +75,28 @@ export class GrpcServer {
       this.server.addService(definition, wrap(implementation));
     }
     addReflection(this.server);
+    const injector = this.server.createConnectionInjector(ServerCredentials.createInsecure());
+    this.listener = net.createServer((socket) => {
+      const { connections } = this.options;
+      socket.on("error", () => socket.destroy());
+      if (connections && !connections.admission.admit(socket, "grpc")) {
+        connections.refusal.refuseGrpc(socket);
+        return;
+      }
+      this.sockets.add(socket);
+      socket.once("close", () => this.sockets.delete(socket));
+      injector.injectConnection(socket);
+    });
   }
 
   /** Binds and starts serving; resolves with the bound port (useful with port 0). */
   async listen(): Promise<number> {
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(
-        `${this.options.host}:${this.options.port}`,
-        ServerCredentials.createInsecure(),
-        (err, port) => (err ? reject(err) : resolve(port)),
-      );
+      this.listener.once("error", reject);
+      this.listener.listen(this.options.port, this.options.host, () => {
+        this.listener.off("error", reject);
+        resolve((this.listener.address() as net.AddressInfo).port);
+      });
     });
     useYoungStreamTablesOnGrpcServer(this.server);
     return this.boundPort;
@@ -77,6 +108,7 @@ export class GrpcServer {
 
   /** Lets open calls finish for up to `timeoutMs`, then cuts the rest. */
   async close(timeoutMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
@@ -87,5 +119,8 @@ export class GrpcServer {
         resolve();
       });
     });
+    // Connections grpc-js has not turned into sessions yet (no preface) are ours to end.
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
   }
 }

@@ -1,6 +1,7 @@
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 import { Broker } from "../../../gen/broker/broker_pb.js";
+import { tolerantDecoder } from "./malformed-request.js";
 import { decodePublishRequest, encodeMessageResponse, encodePublishResponse } from "./message-codec.js";
 
 /**
@@ -22,7 +23,11 @@ function methodDefinition<I extends DescMessage, O extends DescMessage>(
     requestStream: false,
     responseStream,
     requestSerialize: (message) => Buffer.from(toBinary(input, message)),
-    requestDeserialize: codec.requestDeserialize ?? ((bytes) => fromBinary(input, bytes)),
+    // Undecodable requests reach the limits interceptor as a MalformedRequest (INVALID_ARGUMENT).
+    requestDeserialize: tolerantDecoder(
+      input.typeName,
+      codec.requestDeserialize ?? ((bytes) => fromBinary(input, bytes)),
+    ),
     responseSerialize: codec.responseSerialize ?? ((message) => Buffer.from(toBinary(output, message))),
     responseDeserialize: (bytes) => fromBinary(output, bytes),
     originalName: name.charAt(0).toLowerCase() + name.slice(1),
