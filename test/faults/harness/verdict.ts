@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { appendFileSync, mkdirSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { TestContext } from "node:test";
+import { ROOT } from "../../support/node-process.js";
+import { type Counts, type Findings, verdictLine } from "./checker.js";
+import { DEFAULT_LOAD } from "./load.js";
+
+/** A gateway process past this is not bounding what it holds for slow subscribers (it idles at ~100-170 MiB under tsx). */
+export const MAX_RSS_MIB = 400;
+
+export interface Promise_ {
+  /** Acknowledged messages that may be lost (not fetchable); 0 unless the scenario's settings allow loss. */
+  readonly mayLose?: number;
+  /** When loss is allowed, it must be shown: lost ids must reach subscribers as Gap markers or explicit errors. */
+  readonly lossMustBeExplicit?: boolean;
+}
+
+/** The promises every scenario keeps, plus the scenario's allowance for loss. */
+export function brokenPromises(counts: Counts, promise: Promise_ = {}): string[] {
+  const broken: string[] = [];
+  const mayLose = promise.mayLose ?? 0;
+  if (counts.idReuse > 0) broken.push(`${counts.idReuse} ids reused`);
+  if (counts.notFetchable > mayLose)
+    broken.push(`${counts.notFetchable} acknowledged not fetchable (allowed ${mayLose})`);
+  if (counts.silentlySkipped > 0) broken.push(`${counts.silentlySkipped} silently skipped`);
+  if (counts.duplicates > 0) broken.push(`${counts.duplicates} duplicates`);
+  if (counts.outOfOrder > 0) broken.push(`${counts.outOfOrder} out of order`);
+  if (counts.rejected > 0) broken.push(`${counts.rejected} publishes refused with a non-retryable code`);
+  // A call may end late only by as long as the client itself was stalled.
+  if (counts.longestCallSeconds > DEFAULT_LOAD.callTimeoutMs / 1000 + 1 + counts.clientStallSeconds) {
+    broken.push(`a call took ${counts.longestCallSeconds} s (deadline ${DEFAULT_LOAD.callTimeoutMs} ms): it hung`);
+  }
+  if (counts.acked === 0) broken.push("nothing was acknowledged");
+  if (counts.slowCaughtUp !== 1) broken.push("the slow subscriber neither caught up nor got a Gap marker");
+  if (counts.peakRssMiB > MAX_RSS_MIB) broken.push(`a gateway process reached ${counts.peakRssMiB} MiB`);
+  return broken;
+}
+
+/**
+ * Prints the scenario's one-line verdict (and samples of what went wrong),
+ * records it in test-output/faults/results.jsonl, and fails the test when a
+ * promise was broken.
+ */
+export function verdict(
+  t: TestContext,
+  name: string,
+  findings: Findings,
+  broken: string[],
+  extra: Record<string, unknown> = {},
+): void {
+  // The machine is shared: its load says how much of an outage is CPU starvation.
+  const line = verdictLine(name, broken, findings.counts, { ...extra, loadAverage1m: os.loadavg()[0]?.toFixed(1) });
+  t.diagnostic(line);
+  console.log(line);
+  t.diagnostic(`  outages (s after start, length): ${JSON.stringify(findings.outages)}`);
+  t.diagnostic(`  failed attempts by code: ${JSON.stringify(findings.failureCodes)}`);
+  for (const sample of findings.samples) t.diagnostic(`  ${sample}`);
+  const dir = path.join(ROOT, "test-output", "faults");
+  mkdirSync(dir, { recursive: true });
+  appendFileSync(
+    path.join(dir, "results.jsonl"),
+    `${JSON.stringify({ at: new Date().toISOString(), name, pass: broken.length === 0, broken, ...findings.counts, ...extra })}\n`,
+  );
+  assert.deepEqual(broken, [], `${name}: ${line}\n${findings.samples.join("\n")}`);
+}
