@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { StoredMessage } from "../../core/message.js";
 import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../engine.js";
+import { AssignedIds, RAISE_LAST_ID_SCRIPT } from "./assigned-ids.js";
 import { corked } from "./corked.js";
 import {
   APPEND_BATCH_SCRIPT,
@@ -46,6 +47,7 @@ export interface RedisEngineOptions {
 
 type ScriptCommands = {
   brokerLastId(key: string): Promise<string>;
+  brokerRaiseLastId(key: string, id: number): Promise<number>;
   brokerStoredRange(key: string): Promise<[first: string, last: string]>;
   brokerCreateStream(key: string, registryKey: string, ...args: (string | number | Buffer)[]): Promise<string>;
   brokerAppendBatch(key: string, registryKey: string, ...args: (string | number | Buffer)[]): Promise<string[] | null>;
@@ -91,6 +93,12 @@ export class RedisEngine implements Engine {
   private readonly commands: Redis;
   private readonly readers: StreamReader[] = [];
   private listener: FeedListener = { messages() {}, lost() {} };
+  private readonly assigned = new AssignedIds();
+  /** Set when the command connection closed: Redis may come back with less, so raise ids before writing. */
+  private raiseNeeded = false;
+  /** Counts the command connection's closes, so a pass that raced a close does not clear raiseNeeded. */
+  private closes = 0;
+  private raising: Promise<void> | undefined;
   /** Concurrent appends and gets on one subject share a script call (see TurnBatcher). */
   private readonly appends = new TurnBatcher<BatchItem, StoredMessage>(
     (subject, item) => this.appendOne(subject, item.body, item.expiresAt),
@@ -115,8 +123,13 @@ export class RedisEngine implements Engine {
       connectionName: "broker-commands",
     });
     this.commands.on("error", () => {}); // surfaced per command as UNAVAILABLE
+    this.commands.on("close", () => {
+      this.closes += 1;
+      this.raiseNeeded = true;
+    });
     options.instrument?.(this.commands, "commands");
     this.commands.defineCommand("brokerLastId", { numberOfKeys: 1, lua: LAST_ID_SCRIPT });
+    this.commands.defineCommand("brokerRaiseLastId", { numberOfKeys: 1, lua: RAISE_LAST_ID_SCRIPT });
     this.commands.defineCommand("brokerStoredRange", { numberOfKeys: 1, lua: STORED_RANGE_SCRIPT });
     this.commands.defineCommand("brokerCreateStream", { numberOfKeys: 2, lua: CREATE_STREAM_SCRIPT });
     this.commands.defineCommand("brokerAppendBatch", { numberOfKeys: 2, lua: APPEND_BATCH_SCRIPT });
@@ -133,7 +146,10 @@ export class RedisEngine implements Engine {
           options.keyPrefix,
           { blockMs: options.readBlockMs, count: options.readCount, maxRetryDelayMs: 1_000 },
           {
-            messages: (subject, messages) => this.listener.messages(subject, messages),
+            messages: (subject, messages) => {
+              this.assigned.note(subject, (messages[messages.length - 1] as StoredMessage).id);
+              this.listener.messages(subject, messages);
+            },
             lost: (subject, lastId) => this.listener.lost(subject, lastId),
             lastId: (subject) => this.lastId(subject),
           },
@@ -147,6 +163,7 @@ export class RedisEngine implements Engine {
   }
 
   private async appendOne(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
+    if (this.raiseNeeded) await this.raiseLastIds();
     const publishedAt = Date.now();
     const key = this.key(subject);
     const fields = [FIELD_BODY, asBuffer(body), FIELD_PUBLISHED_AT, publishedAt, FIELD_EXPIRES_AT, expiresAt];
@@ -161,7 +178,7 @@ export class RedisEngine implements Engine {
       ...fields,
     );
     if (id === null) {
-      const floor = this.options.idFloor ? await this.options.idFloor(subject) : 0;
+      const floor = await this.floor(subject);
       id = await this.scripts.brokerCreateStream(
         key,
         subjectRegistryKey(this.options.keyPrefix),
@@ -171,7 +188,9 @@ export class RedisEngine implements Engine {
         ...fields,
       );
     }
-    return { id: parseEntryId(id), subject, body, publishedAt, expiresAt };
+    const assigned = parseEntryId(id);
+    this.assigned.note(subject, assigned);
+    return { id: assigned, subject, body, publishedAt, expiresAt };
   }
 
   async appendOnce(
@@ -180,6 +199,7 @@ export class RedisEngine implements Engine {
     expiresAt: number,
     idempotency: { key: string; windowMs: number },
   ): Promise<{ id: number; duplicate: boolean }> {
+    if (this.raiseNeeded) await this.raiseLastIds();
     const key = this.key(subject);
     // The stream key plus a 0xFF byte, which no UTF-8 subject contains, so
     // this can never be another subject's stream key.
@@ -190,16 +210,20 @@ export class RedisEngine implements Engine {
       this.scripts.brokerAppendOnce(key, onceKey, registry, floor, ...args),
     );
     const [id, duplicate] = reply as [string, number];
-    return { id: parseEntryId(id), duplicate: duplicate === 1 };
+    const assigned = parseEntryId(id);
+    this.assigned.note(subject, assigned);
+    return { id: assigned, duplicate: duplicate === 1 };
   }
 
   async appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
+    if (this.raiseNeeded) await this.raiseLastIds();
     const publishedAt = Date.now();
     const key = this.key(subject);
     const registry = subjectRegistryKey(this.options.keyPrefix);
     const args: (string | number | Buffer)[] = [this.options.maxLenPerSubject, publishedAt, subject];
     for (const { body, expiresAt } of items) args.push(asBuffer(body), expiresAt);
     const ids = await this.withFloor(subject, (floor) => this.scripts.brokerAppendBatch(key, registry, floor, ...args));
+    this.assigned.note(subject, parseEntryId(ids[ids.length - 1] as string));
     return items.map(({ body, expiresAt }, i) => ({
       id: parseEntryId(ids[i] as string),
       subject,
@@ -217,8 +241,41 @@ export class RedisEngine implements Engine {
   private async withFloor<T>(subject: string, run: (floor: number | "") => Promise<T | null>): Promise<T> {
     const reply = await run("");
     if (reply !== null) return reply;
-    const floor = this.options.idFloor ? await this.options.idFloor(subject) : 0;
-    return (await run(floor)) as T;
+    return (await run(await this.floor(subject))) as T;
+  }
+
+  /**
+   * The id a recreated stream continues above: the archive's highest id, or
+   * the highest this process saw assigned if that is higher (ids Redis lost
+   * before they were archived, e.g. by a FLUSHALL).
+   */
+  private async floor(subject: string): Promise<number> {
+    const archived = this.options.idFloor ? await this.options.idFloor(subject) : 0;
+    return Math.max(archived, this.assigned.highestOf(subject));
+  }
+
+  /**
+   * After the command connection came back, raises every stream this process
+   * knows to the highest id it saw assigned, before any write or read of a
+   * position (lastId, readAfter): Redis may have restarted with less than it
+   * acknowledged (see assigned-ids.ts). So readers and resuming subscribers
+   * see the lost ids as a gap, and publishers never get them again.
+   * Concurrent callers share one pass; a failed pass is retried by the next.
+   */
+  private raiseLastIds(): Promise<void> {
+    if (!this.raising) {
+      this.raising = (async () => {
+        try {
+          const closes = this.closes;
+          const known = this.assigned.entries();
+          await Promise.all(known.map(([subject, id]) => this.scripts.brokerRaiseLastId(this.key(subject), id)));
+          if (this.closes === closes) this.raiseNeeded = false;
+        } finally {
+          this.raising = undefined;
+        }
+      })();
+    }
+    return this.raising;
   }
 
   get(subject: string, id: number): Promise<StoredMessage | undefined> {
@@ -247,7 +304,10 @@ export class RedisEngine implements Engine {
   }
 
   async lastId(subject: string): Promise<number> {
-    return parseEntryId(await this.scripts.brokerLastId(this.key(subject)));
+    // Raised first, so a reader or subscriber never takes ids Redis lost for a stream that went back.
+    if (this.raiseNeeded) await this.raiseLastIds();
+    // A stream Redis lost entirely (FLUSHALL) continues above what this process gave out.
+    return Math.max(parseEntryId(await this.scripts.brokerLastId(this.key(subject))), this.assigned.highestOf(subject));
   }
 
   /** The first id still stored (0 when none) and the last id ever assigned (0 when none). */
@@ -257,6 +317,7 @@ export class RedisEngine implements Engine {
   }
 
   async readAfter(subject: string, afterId: number, limit: number): Promise<ReadAfterResult> {
+    if (this.raiseNeeded) await this.raiseLastIds();
     const entries = await this.commands.xrangeBuffer(this.key(subject), `(${entryId(afterId)}`, "+", "COUNT", limit);
     const messages = entries.map(([id, fields]) => decodeEntry(subject, id, fields));
     const first = messages[0];
