@@ -47,6 +47,7 @@ export class FaultArchiver {
     try {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
         const { rows } = await client.query<{ n: number }>(
           "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query ILIKE 'COPY%'",
         );
@@ -75,7 +76,29 @@ export class FaultArchiver {
   }
 }
 
-/** Starts a private PostgreSQL cluster and waits until an archiver has created the archive's tables. */
+/**
+ * Makes every row a COPY inserts cost `msPerRow` (a BEFORE INSERT trigger
+ * that sleeps), so a batch's COPY lasts long enough to be caught and killed
+ * while it runs; 0 removes the trigger. A test-only change to its own
+ * cluster's schema.
+ */
+export async function slowCopies(databaseUrl: string, msPerRow: number): Promise<void> {
+  if (msPerRow > 0) {
+    await query(
+      databaseUrl,
+      `CREATE OR REPLACE FUNCTION faults_slow_row() RETURNS trigger LANGUAGE plpgsql AS
+       $$ BEGIN PERFORM pg_sleep(${msPerRow / 1000}); RETURN NEW; END $$`,
+    );
+    await query(
+      databaseUrl,
+      "CREATE OR REPLACE TRIGGER faults_slow_row BEFORE INSERT ON broker_messages FOR EACH ROW EXECUTE FUNCTION faults_slow_row()",
+    );
+  } else {
+    await query(databaseUrl, "DROP TRIGGER IF EXISTS faults_slow_row ON broker_messages");
+  }
+}
+
+/** Waits until an archiver has created the archive's tables. */
 export async function waitForArchiveTables(databaseUrl: string): Promise<void> {
   await eventually(
     async () =>

@@ -12,8 +12,13 @@ export interface Counts {
   silentlySkipped: number;
   /** Acknowledged, not delivered, but covered by a Gap marker or by an explicit loss (DATA_LOSS, ...). */
   explicitlyMissed: number;
-  /** The same id delivered twice to one subscriber, or one key under two ids. */
+  /** The same id delivered twice to one subscriber. */
   duplicates: number;
+  /**
+   * One message (key) delivered under two ids: published again by a retry after
+   * Redis lost the first copy together with its idempotency key.
+   */
+  republished: number;
   /** A delivery with an id below one the subscriber already had. */
   outOfOrder: number;
   /** (subject, id) pairs seen with two different keys (acks, deliveries, fetches). */
@@ -27,6 +32,8 @@ export interface Counts {
   unavailableSeconds: number;
   longestOutageSeconds: number;
   longestCallSeconds: number;
+  /** Longest call made without a client deadline (the hang probe): how long the gateway itself took to answer. */
+  longestUnboundedCallSeconds: number;
   /** Longest the test process's own event loop stalled (a starved client makes calls look slow). */
   clientStallSeconds: number;
   gaveUp: number;
@@ -84,6 +91,7 @@ export async function check(
   let silentlySkipped = 0;
   let explicitlyMissed = 0;
   let duplicates = 0;
+  let republished = 0;
   let outOfOrder = 0;
   let gapMarkers = 0;
   let gapIds = 0;
@@ -103,8 +111,8 @@ export async function check(
       }
       const other = idsOfKey.get(key);
       if (other !== undefined && other !== id) {
-        duplicates += 1;
-        sample(`duplicate: key ${key} delivered as ${other} and ${id}`);
+        republished += 1;
+        sample(`republished: key ${key} delivered as ${other} and ${id}`);
       }
       idsOfKey.set(key, id);
       seen.set(id, key);
@@ -137,6 +145,7 @@ export async function check(
       silentlySkipped,
       explicitlyMissed,
       duplicates,
+      republished,
       outOfOrder,
       idReuse: reused.size,
       gapMarkers,
@@ -145,6 +154,7 @@ export async function check(
       unavailableSeconds: round(outages.reduce((sum, w) => sum + w.seconds, 0)),
       longestOutageSeconds: round(Math.max(0, ...outages.map((w) => w.seconds))),
       longestCallSeconds: round(publisher.longestCallMs / 1000),
+      longestUnboundedCallSeconds: 0,
       clientStallSeconds: round(clientStallSeconds),
       gaveUp: publisher.gaveUp,
       rejected: publisher.rejected.length,

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
@@ -89,13 +89,15 @@ export class FaultRedis {
    * are gone. kill -9 alone loses nothing (the kernel still has the pages), so
    * after the kill the file is cut back to `bytes` (its size about a second
    * earlier); Redis loads the truncated file (aof-load-truncated yes).
+   * Returns the bytes cut off.
    */
-  async crash(bytes: number): Promise<number> {
+  async crash(bytes: number): Promise<Buffer> {
     await this.kill();
     const file = this.incrementalAof();
-    const before = statSync(file).size;
-    truncateSync(file, Math.min(bytes, before));
-    return before - Math.min(bytes, before);
+    const content = readFileSync(file);
+    truncateSync(file, Math.min(bytes, content.length));
+    // What the cut removed: the commands (and the message bodies in them) Redis will not load.
+    return content.subarray(Math.min(bytes, content.length));
   }
 
   freeze(): void {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
-import type { Ports } from "../../support/clients.js";
+import { type BrokerClient, brokerClient, type Ports } from "../../support/clients.js";
 import { check, type Findings } from "./checker.js";
 import { Publisher, type PublisherOptions } from "./publisher.js";
 import { ResumingSubscriber } from "./subscriber.js";
@@ -27,6 +27,7 @@ export class Load {
   readonly subscribers: ResumingSubscriber[];
   readonly slow: ResumingSubscriber;
   private sampler: NodeJS.Timeout | undefined;
+  private readonly probe: HangProbe;
   private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
 
   constructor(
@@ -37,6 +38,7 @@ export class Load {
     const load = { ...DEFAULT_LOAD, ...options };
     this.publisher = new Publisher(ports, randomUUID().slice(0, 8), load);
     this.slow = new ResumingSubscriber(ports, load.subjects[0] as string, { pauseMs: 3_000, periodMs: 4_000 });
+    this.probe = new HangProbe(brokerClient(ports, "grpc"), load.subjects[0] as string);
     this.subscribers = [...load.subjects.map((subject) => new ResumingSubscriber(ports, subject)), this.slow];
   }
 
@@ -46,6 +48,7 @@ export class Load {
     await sleep(300);
     this.loopDelay.enable();
     this.publisher.start();
+    this.probe.start();
     this.sampler = setInterval(this.sampleMemory, 500);
   }
 
@@ -55,6 +58,7 @@ export class Load {
    */
   async finish(peakRssBytes: () => number): Promise<Findings> {
     await this.publisher.stop();
+    await this.probe.stop();
     this.slow.hurry();
     const last = new Map<string, number>();
     for (const ack of this.publisher.acks) last.set(ack.subject, Math.max(last.get(ack.subject) ?? 0, ack.id));
@@ -67,6 +71,7 @@ export class Load {
     const findings = await check(this.ports, this.publisher, this.subscribers, this.loopDelay.max / 1e9);
     findings.counts.slowCaughtUp = caughtUp[caughtUp.length - 1] === true ? 1 : 0;
     findings.counts.peakRssMiB = Math.round(peakRssBytes() / 2 ** 20);
+    findings.counts.longestUnboundedCallSeconds = Math.round(this.probe.longestMs / 10) / 100;
     return findings;
   }
 
@@ -80,8 +85,43 @@ export class Load {
     clearInterval(this.sampler);
     this.loopDelay.disable();
     await this.publisher.stop();
+    await this.probe.stop();
     await Promise.all(this.subscribers.map((s) => s.stop()));
   }
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Calls without a client deadline (Fetch of the first id, one at a time,
+ * every 250 ms), to see whether the gateway itself ever leaves a call
+ * hanging: it should answer, if only UNAVAILABLE, within its Redis command
+ * timeout (2 s).
+ */
+class HangProbe {
+  longestMs = 0;
+  private running = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: BrokerClient,
+    private readonly subject: string,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        const started = Date.now();
+        await this.client.fetch({ subject: this.subject, id: 1n }).catch(() => undefined);
+        this.longestMs = Math.max(this.longestMs, Date.now() - started);
+        await sleep(250);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+}

@@ -1,0 +1,53 @@
+import { after, describe, it } from "node:test";
+import { FaultArchiver, PrivatePostgres, waitForArchiveTables } from "./harness/archive.js";
+import { FaultRedis } from "./harness/fault-redis.js";
+import { FaultGateway } from "./harness/gateway.js";
+import { Load, sleep } from "./harness/load.js";
+import { brokenPromises, verdict } from "./harness/verdict.js";
+
+describe("scenario 5: Redis FLUSHALL after archiving, publishing going on", () => {
+  let redis: FaultRedis | undefined;
+  let postgres: PrivatePostgres | undefined;
+  let archiver: FaultArchiver | undefined;
+  let gateway: FaultGateway | undefined;
+  after(async () => {
+    await archiver?.stop();
+    await gateway?.stop();
+    await postgres?.destroy();
+    await redis?.destroy();
+  });
+
+  it("reuses no id, fetches the old ids from PostgreSQL, and marks the unarchived tail as lost", async (t) => {
+    redis = await FaultRedis.start("always");
+    const pgCluster = await PrivatePostgres.start();
+    postgres = pgCluster;
+    const arch = new FaultArchiver({
+      REDIS_URL: redis.url,
+      DATABASE_URL: pgCluster.url,
+      ARCHIVE_HOT_COUNT: "100",
+      ARCHIVE_HOT_AGE_MS: "0",
+    });
+    archiver = arch;
+    arch.start();
+    await waitForArchiveTables(pgCluster.url);
+    const gw = await FaultGateway.start({ REDIS_URL: redis.url, DATABASE_URL: pgCluster.url }, 1);
+    gateway = gw;
+    const load = new Load(gw, () => gw.sampleMemory());
+    await load.start();
+    await sleep(5_000);
+    load.mark(t, "FLUSHALL");
+    const flushedAt = Date.now();
+    await redis.flushAll();
+    await sleep(5_000);
+    const findings = await load.finish(() => gw.peakRssBytes);
+    // Only what the archiver had not copied yet may be lost: the archiver copies every ~20 ms, so well under a second of writes.
+    const window = load.publisher.acks.filter(
+      (ack) => ack.ackedAt > flushedAt - 1_000 && ack.ackedAt <= flushedAt + 200,
+    );
+    const lostOutside = findings.lost.filter((ack) => !window.includes(ack));
+    const broken = brokenPromises(findings.counts, { mayLose: window.length });
+    if (lostOutside.length > 0)
+      broken.push(`${lostOutside.length} lost that were acknowledged well before the FLUSHALL`);
+    verdict(t, "scenario 5 (Redis FLUSHALL after archiving)", findings, broken, { lossAllowance: window.length });
+  });
+});
