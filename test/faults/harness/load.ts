@@ -3,14 +3,14 @@ import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
 import { type BrokerClient, brokerClient, type Ports } from "../../support/clients.js";
 import { check, type Findings } from "./checker.js";
 import { Publisher, type PublisherOptions } from "./publisher.js";
-import { ResumingSubscriber } from "./subscriber.js";
+import { ResumingSubscriber, type SlowReading } from "./subscriber.js";
 
 export const SUBJECTS = ["orders", "payments", "audit"] as const;
 
-/** The same modest load in every scenario: 200 msg/s over three subjects, 512-byte bodies, a 10-minute TTL. */
+/** The same modest load in every scenario: 150 msg/s over three subjects, 512-byte bodies, a 10-minute TTL. */
 export const DEFAULT_LOAD: PublisherOptions = {
   subjects: SUBJECTS,
-  ratePerSecond: 200,
+  ratePerSecond: 150,
   ttlSeconds: 600,
   callTimeoutMs: 3_000,
   retryForMs: 20_000,
@@ -34,10 +34,11 @@ export class Load {
     private readonly ports: Ports,
     private readonly sampleMemory: () => void,
     options: Partial<PublisherOptions> = {},
+    slow: SlowReading = { pauseMs: 3_000, periodMs: 4_000 },
   ) {
     const load = { ...DEFAULT_LOAD, ...options };
     this.publisher = new Publisher(ports, randomUUID().slice(0, 8), load);
-    this.slow = new ResumingSubscriber(ports, load.subjects[0] as string, { pauseMs: 3_000, periodMs: 4_000 });
+    this.slow = new ResumingSubscriber(ports, load.subjects[0] as string, slow);
     this.probe = new HangProbe(brokerClient(ports, "grpc"), load.subjects[0] as string);
     this.subscribers = [...load.subjects.map((subject) => new ResumingSubscriber(ports, subject)), this.slow];
   }

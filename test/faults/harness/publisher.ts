@@ -61,7 +61,7 @@ const MAX_IN_FLIGHT = 600;
 export class Publisher {
   readonly acks: Ack[] = [];
   /** Attempts that failed: when they started, when they ended, and the code. */
-  readonly failures: { start: number; end: number; code: string }[] = [];
+  readonly failures: { key: string; start: number; end: number; code: string }[] = [];
   /** Completed attempts (ok or not) with their start and end, for the outage windows. */
   readonly attempts: { start: number; end: number; ok: boolean }[] = [];
   /** Messages given up after retryForMs, and those refused with a non-retryable code. */
@@ -138,7 +138,7 @@ export class Publisher {
         const end = Date.now();
         this.record(start, end, false);
         const code = err instanceof ConnectError ? err.code : Code.Unknown;
-        this.failures.push({ start, end, code: Code[code] });
+        this.failures.push({ key, start, end, code: Code[code] });
         if (!retryable(err)) {
           this.rejected.push(`${key}: ${String(err)}`);
           return;
