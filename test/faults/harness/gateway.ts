@@ -36,7 +36,8 @@ export class FaultGateway {
       ...this.env,
     });
     this.process = child;
-    await child.waitForLog("gateway listening", this.workers, 30_000);
+    // Generous: on a starved shared machine tsx may take a minute to load the workers.
+    await child.waitForLog("gateway listening", this.workers, 120_000);
   }
 
   /** The primary (or single) process and its workers, as /proc shows them now. */
@@ -55,7 +56,7 @@ export class FaultGateway {
     if (victim === undefined) throw new Error("no worker to kill");
     const listening = this.requireProcess().logs.filter((line) => line.msg === "gateway listening").length;
     process.kill(victim, "SIGKILL");
-    await this.requireProcess().waitForLog("gateway listening", listening + 1, 30_000);
+    await this.requireProcess().waitForLog("gateway listening", listening + 1, 120_000);
     return victim;
   }
 

@@ -6,6 +6,8 @@ export interface Ack {
   readonly subject: string;
   readonly id: number;
   readonly key: string;
+  /** When the first attempt started (its fate unknown until ackedAt). */
+  readonly firstAttemptAt: number;
   readonly ackedAt: number;
 }
 
@@ -122,7 +124,8 @@ export class Publisher {
     const body = Buffer.alloc(Math.max(this.options.bodyBytes, key.length), " ");
     body.write(key, "utf8");
     const client = this.clients[sequence % this.clients.length] as BrokerClient;
-    const giveUpAt = Date.now() + this.options.retryForMs;
+    const firstAttemptAt = Date.now();
+    const giveUpAt = firstAttemptAt + this.options.retryForMs;
     for (let attempt = 0; ; attempt++) {
       const start = Date.now();
       try {
@@ -132,7 +135,7 @@ export class Publisher {
         );
         const end = Date.now();
         this.record(start, end, true);
-        this.acks.push({ subject, id: Number(id), key, ackedAt: end });
+        this.acks.push({ subject, id: Number(id), key, firstAttemptAt, ackedAt: end });
         return;
       } catch (err) {
         const end = Date.now();
