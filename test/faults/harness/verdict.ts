@@ -15,8 +15,6 @@ export const MAX_UNBOUNDED_CALL_SECONDS = 15;
 export interface LossAllowance {
   /** Acknowledged messages that may be lost (not fetchable); 0 unless the scenario's settings allow loss. */
   readonly mayLose?: number;
-  /** When loss is allowed, it must be shown: lost ids must reach subscribers as Gap markers or explicit errors. */
-  readonly lossMustBeExplicit?: boolean;
   /**
    * Messages that may reach subscribers under two ids: Redis forgot the
    * idempotency key with the first copy (FLUSHALL), so a retry published again.
