@@ -111,6 +111,14 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
     let queued = false;
     for (const message of messages) {
       if (message.id <= this.lastQueued) continue;
+      if (message.id > this.lastQueued + 1) {
+        // Ids are consecutive, so the feed skipped some (Redis lost them and
+        // the ids were raised past them): read storage instead, which
+        // reports them as a gap rather than skipping them silently.
+        this.live = false;
+        queued = true;
+        break;
+      }
       if (this.isFull()) {
         // Stop buffering; the consumer will catch up from storage.
         this.live = false;
@@ -120,6 +128,7 @@ export class Subscription implements AsyncIterableIterator<Delivery> {
       this.push(message);
       queued = true;
     }
+    // Also when it went to storage with nothing queued: take() starts the catch-up.
     if (queued) this.notify();
   }
 

@@ -11,6 +11,8 @@ import type { Redis } from "ioredis";
 const SCRIPTS = {
   /** The last id ever assigned on a stream (survives trimming), or 0-0 when it does not exist. */
   brokerLastId: { file: "last-id.lua", numberOfKeys: 1 },
+  /** Raises a stream's last id to ids given out before Redis lost data (see assigned-ids.ts). */
+  brokerRaiseLastId: { file: "raise-last-id.lua", numberOfKeys: 1 },
   /** [first stored id, last id ever assigned], 0-0 for what does not exist. */
   brokerStoredRange: { file: "stored-range.lua", numberOfKeys: 1 },
   /** The last id of a stream, or the watermark its deleted stream left, or 0-0. */

@@ -24,6 +24,7 @@ import {
   parseEntryId,
 } from "../../storage/stream-entry.js";
 import { StorageErrors } from "../storage-errors.js";
+import { AssignedIds } from "./assigned-ids.js";
 import { openConnection, RECONNECT } from "./redis-connection.js";
 import { classifyRedisError } from "./redis-errors.js";
 import { DEFAULT_SWEEPER_OPTIONS, RedisSweeper } from "./redis-sweeper.js";
@@ -62,6 +63,7 @@ export interface RedisEngineOptions {
 
 type ScriptCommands = {
   brokerLastIdOrFloor(key: string, watermarks: string, slot: number, fingerprint: number): Promise<string>;
+  brokerRaiseLastId(key: string, id: number): Promise<number>;
   brokerStoredRange(key: string): Promise<[first: string, last: string]>;
   brokerCreateStream(...keysAndArgs: (string | number | Buffer)[]): Promise<string>;
   brokerAppendBatch(...keysAndArgs: (string | number | Buffer)[]): Promise<string[] | null>;
@@ -108,6 +110,12 @@ export class RedisEngine implements Engine {
   ) => Promise<StoredMessage[][]>;
   /** A turn's sends leave in one write: on a corked socket (a patch), else by ioredis's auto-pipelining. */
   private readonly corkTurns = corkedSocketBatching();
+  private readonly assigned = new AssignedIds();
+  /** Set when the command connection closed: Redis may come back with less, so raise ids before writing. */
+  private raiseNeeded = false;
+  /** Counts the command connection's closes, so a pass that raced a close does not clear raiseNeeded. */
+  private closes = 0;
+  private raising: Promise<void> | undefined;
   /** Concurrent appends and gets on one subject share a script call (see TurnBatcher). */
   private readonly appends = new TurnBatcher<BatchItem, StoredMessage>(
     (subject, item) => this.appendOne(subject, item.body, item.expiresAt),
@@ -137,6 +145,11 @@ export class RedisEngine implements Engine {
       },
       this.log,
     );
+    // Redis may come back with less than it acknowledged: raise ids before the next write (see assigned-ids.ts).
+    this.commands.on("close", () => {
+      this.closes += 1;
+      this.raiseNeeded = true;
+    });
     options.instrument?.(this.commands, "commands");
     defineScripts(this.commands);
     this.sweeper = new RedisSweeper(this.commands, this.keys, {
@@ -156,7 +169,10 @@ export class RedisEngine implements Engine {
           this.keys,
           { blockMs: options.readBlockMs, count: options.readCount, retryBackoff: RECONNECT },
           {
-            messages: (subject, messages) => this.listener.messages(subject, messages),
+            messages: (subject, messages) => {
+              this.assigned.note(subject, (messages[messages.length - 1] as StoredMessage).id);
+              this.listener.messages(subject, messages);
+            },
             lost: (subject, lastId) => this.listener.lost(subject, lastId),
             failing: (subject, error, since) => this.listener.failing(subject, error, since),
             lastId: (subject) => this.lastId(subject),
@@ -181,6 +197,7 @@ export class RedisEngine implements Engine {
   }
 
   private async appendOneUnchecked(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
+    if (this.raiseNeeded) await this.raiseLastIds();
     const publishedAt = Date.now();
     const key = this.key(subject);
     const fields = [FIELD_BODY, asBuffer(body), FIELD_PUBLISHED_AT, publishedAt, FIELD_EXPIRES_AT, expiresAt];
@@ -195,7 +212,7 @@ export class RedisEngine implements Engine {
       ...fields,
     );
     if (id === null) {
-      const floor = this.options.idFloor ? await this.options.idFloor(subject) : 0;
+      const floor = await this.floor(subject);
       const watermark = this.keys.watermark(subject);
       id = await this.scripts.brokerCreateStream(
         ...this.creationKeys(subject),
@@ -209,7 +226,9 @@ export class RedisEngine implements Engine {
         ...fields,
       );
     }
-    return { id: parseEntryId(id), subject, body, publishedAt, expiresAt };
+    const assigned = parseEntryId(id);
+    this.assigned.note(subject, assigned);
+    return { id: assigned, subject, body, publishedAt, expiresAt };
   }
 
   appendOnce(
@@ -227,6 +246,7 @@ export class RedisEngine implements Engine {
     expiresAt: number,
     idempotency: Idempotency,
   ): Promise<AppendOnceResult> {
+    if (this.raiseNeeded) await this.raiseLastIds();
     const key = this.key(subject);
     const onceKey = this.keys.idempotency(subject, idempotency.key);
     const [, registry, schedule, watermarks] = this.creationKeys(subject);
@@ -251,7 +271,9 @@ export class RedisEngine implements Engine {
       throw writeRefusal(err, this.options.maxSubjects);
     });
     const [id, duplicate] = reply as [string, number];
-    return { id: parseEntryId(id), duplicate: duplicate !== 0, conflicting: duplicate === 2 };
+    const assigned = parseEntryId(id);
+    this.assigned.note(subject, assigned);
+    return { id: assigned, duplicate: duplicate !== 0, conflicting: duplicate === 2 };
   }
 
   appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
@@ -259,6 +281,7 @@ export class RedisEngine implements Engine {
   }
 
   private async storeBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
+    if (this.raiseNeeded) await this.raiseLastIds();
     const publishedAt = Date.now();
     const { slot, fingerprint } = this.keys.watermark(subject);
     const first = items[0]?.expiresAt ?? 0;
@@ -278,6 +301,7 @@ export class RedisEngine implements Engine {
         throw writeRefusal(err, this.options.maxSubjects);
       },
     );
+    this.assigned.note(subject, parseEntryId(ids[ids.length - 1] as string));
     return items.map(({ body, expiresAt }, i) => ({
       id: parseEntryId(ids[i] as string),
       subject,
@@ -296,6 +320,7 @@ export class RedisEngine implements Engine {
   private async appendSharesInOneScript(
     shares: readonly { subject: string; items: readonly BatchItem[] }[],
   ): Promise<StoredMessage[][]> {
+    if (this.raiseNeeded) await this.raiseLastIds();
     const publishedAt = Date.now();
     const keys: string[] = [this.keys.registry(), this.keys.expiries(), this.keys.watermark("").key];
     const args: (string | number | Buffer)[] = [this.options.maxLenPerSubject, publishedAt, this.options.maxSubjects];
@@ -308,6 +333,10 @@ export class RedisEngine implements Engine {
     }
     const replies = await this.scripts.brokerAppendShares(keys.length, ...keys, ...args).catch((err: unknown) => {
       throw writeRefusal(err, this.options.maxSubjects);
+    });
+    shares.forEach(({ subject }, s) => {
+      const ids = replies[s] as string[];
+      this.assigned.note(subject, parseEntryId(ids[ids.length - 1] as string));
     });
     return shares.map(({ subject, items }, s) =>
       items.map(({ body, expiresAt }, i) => ({
@@ -330,8 +359,41 @@ export class RedisEngine implements Engine {
     if (!this.options.idFloor) return (await run(0)) as T;
     const reply = await run("");
     if (reply !== null) return reply;
-    const floor = this.options.idFloor ? await this.options.idFloor(subject) : 0;
-    return (await run(floor)) as T;
+    return (await run(await this.floor(subject))) as T;
+  }
+
+  /**
+   * The id a recreated stream continues above: the archive's highest id, or
+   * the highest this process saw assigned if that is higher (ids Redis lost
+   * before they were archived, e.g. by a FLUSHALL).
+   */
+  private async floor(subject: string): Promise<number> {
+    const archived = this.options.idFloor ? await this.options.idFloor(subject) : 0;
+    return Math.max(archived, this.assigned.highestOf(subject));
+  }
+
+  /**
+   * After the command connection came back, raises every stream this process
+   * knows to the highest id it saw assigned, before any write or read of a
+   * position (lastId, readAfter): Redis may have restarted with less than it
+   * acknowledged (see assigned-ids.ts). So readers and resuming subscribers
+   * see the lost ids as a gap, and publishers never get them again.
+   * Concurrent callers share one pass; a failed pass is retried by the next.
+   */
+  private raiseLastIds(): Promise<void> {
+    if (!this.raising) {
+      this.raising = (async () => {
+        try {
+          const closes = this.closes;
+          const known = this.assigned.entries();
+          await Promise.all(known.map(([subject, id]) => this.scripts.brokerRaiseLastId(this.key(subject), id)));
+          if (this.closes === closes) this.raiseNeeded = false;
+        } finally {
+          this.raising = undefined;
+        }
+      })();
+    }
+    return this.raising;
   }
 
   get(subject: string, id: number): Promise<StoredMessage | undefined> {
@@ -365,8 +427,11 @@ export class RedisEngine implements Engine {
   }
 
   private async readLastId(subject: string): Promise<number> {
+    if (this.raiseNeeded) await this.raiseLastIds();
     const { key, slot, fingerprint } = this.keys.watermark(subject);
-    return parseEntryId(await this.scripts.brokerLastIdOrFloor(this.key(subject), key, slot, fingerprint));
+    const stored = parseEntryId(await this.scripts.brokerLastIdOrFloor(this.key(subject), key, slot, fingerprint));
+    // A stream Redis lost entirely (FLUSHALL) continues above what this process gave out.
+    return Math.max(stored, this.assigned.highestOf(subject));
   }
 
   /** The first id still stored (0 when none) and the last id ever assigned (0 when none). */
@@ -384,6 +449,7 @@ export class RedisEngine implements Engine {
   }
 
   private async readRange(subject: string, afterId: number, limit: number): Promise<ReadAfterResult> {
+    if (this.raiseNeeded) await this.raiseLastIds();
     const entries = await this.commands.xrangeBuffer(this.key(subject), `(${entryId(afterId)}`, "+", "COUNT", limit);
     const messages = entries.map(([id, fields]) => decodeEntry(subject, id, fields));
     const first = messages[0];
