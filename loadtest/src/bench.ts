@@ -13,6 +13,7 @@ import { archiveScenarios } from "./scenarios/archive.js";
 import { rawPostgresBaseline, rawRedisParticipants } from "./scenarios/baselines.js";
 import { e2eScenario, fanoutScenario } from "./scenarios/delivery.js";
 import { idleScenario } from "./scenarios/idle.js";
+import { peerScenarios } from "./scenarios/peers.js";
 import { batchParticipant, hotFetchParticipant, publishParticipant } from "./scenarios/unary.js";
 import { CLIENT_CPUS, remoteTarget, type ServerProcess, startGateway, startNoopServer } from "./servers.js";
 import { checkTargets } from "./targets.js";
@@ -21,10 +22,11 @@ const USAGE = `npm run bench -- [options]
   --smoke              every scenario briefly, correctness only (CI); exits 1 on any failure or loss
   --target HOST:PORT   load a gateway someone else runs instead of starting memory and Redis gateways
   --only a,b           run only these scenarios (publish, batch-publish, e2e-delivery, fan-out,
-                       idle-subscribers, hot-fetch, baselines, archive)
+                       idle-subscribers, hot-fetch, baselines, archive, nats: side by side with JetStream)
   --out DIR            where results.json, report.md and the SVG plots go
                        (default loadtest/report, or a temp dir with --smoke)
 env: REDIS_URL (redis://127.0.0.1:6379), DATABASE_URL (postgres://postgres@127.0.0.1:5432/test),
+     NATS_SERVER_BIN (/usr/sbin/nats-server),
      BENCH_SERVER_CPUS (0), BENCH_CLIENT_CPUS (1), BENCH_SERVER_NODE_ARGS (e.g. --cpu-prof)`;
 
 type EngineScenario = (ctx: BenchContext, server: ServerProcess, target: string) => Promise<ScenarioResult>;
@@ -183,6 +185,7 @@ async function main(): Promise<number> {
   if (!values.target && wanted("archive")) {
     await guarded("archive", "redis+archive", () => archiveScenarios(ctx));
   }
+  if (!values.target && wanted("nats")) await peerScenarios(ctx, record);
 
   const run = {
     startedAt,
