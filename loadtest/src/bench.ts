@@ -5,9 +5,11 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { waitForServer } from "./grpc-client.js";
 import { interleaved, type Participant } from "./interleave.js";
+import { checkPeerTargets } from "./peer-targets.js";
 import { pinToCpus } from "./proc.js";
 import { progress } from "./progress.js";
 import { writeReport } from "./report/markdown.js";
+import { sideBySideTable } from "./report/side-by-side.js";
 import { type BenchContext, failed, type ScenarioResult } from "./results.js";
 import { archiveScenarios } from "./scenarios/archive.js";
 import { rawPostgresBaseline, rawRedisParticipants } from "./scenarios/baselines.js";
@@ -199,10 +201,17 @@ async function main(): Promise<number> {
     },
     results,
     targets: smoke ? [] : checkTargets(results),
+    peerTargets: smoke ? [] : checkPeerTargets(results),
   };
   mkdirSync(outDir, { recursive: true });
   writeFileSync(path.join(outDir, "results.json"), `${JSON.stringify(run, null, 2)}\n`);
   writeReport(outDir, run);
+  const sideBySide = sideBySideTable(results);
+  if (sideBySide)
+    process.stdout.write(`\nSide by side with NATS JetStream (gateway counts its Redis):\n${sideBySide}\n\n`);
+  for (const t of run.peerTargets) {
+    process.stdout.write(`${t.met === undefined ? "n/a" : t.met ? "met   " : "MISSED"} ${t.target}: ${t.measured}\n`);
+  }
   process.stderr.write(`results: ${path.join(outDir, "results.json")}\nreport:  ${path.join(outDir, "report.md")}\n`);
   const bad = results.filter((r) => r.status === "failed" || (r.lost ?? 0) > 0);
   if (smoke) {

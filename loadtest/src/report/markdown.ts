@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { ScenarioResult } from "../results.js";
 import { baselineOf, type TargetCheck } from "../targets.js";
+import { sideBySidePlots, sideBySideTable } from "./side-by-side.js";
 import { type BarGroup, renderBarChart } from "./svg.js";
 
 export interface BenchRun {
@@ -15,6 +16,8 @@ export interface BenchRun {
   };
   readonly results: readonly ScenarioResult[];
   readonly targets: readonly TargetCheck[];
+  /** Issue 18's targets, against JetStream in the same run (when the side-by-side scenarios ran). */
+  readonly peerTargets?: readonly TargetCheck[];
 }
 
 const n = (value: number | undefined, digits = 0) =>
@@ -39,6 +42,33 @@ function groupsFor(
     }))
     .filter((g) => g.bars.length > 0);
 }
+
+/** What the side-by-side section ran, in words (loadtest/src/scenarios/peers.ts). */
+const PEER_METHOD = [
+  "One run, one load-client process (pinned to the client core), against servers started for the run and pinned to",
+  "the server core: one gateway worker (`WORKERS=1`, Redis engine, `REDIS_MAXLEN=200000`) on a private redis-server",
+  "(no persistence), and a private nats-server (JetStream) whose streams use memory or file storage; one stream per",
+  "subject on both (a Redis stream / a JetStream stream with one replica, the oldest dropped past 200,000 messages).",
+  "Server CPU is `utime + stime` from `/proc/<pid>/stat` before and after: gateway **plus** its redis-server, against",
+  "nats-server. Each scenario runs every system interleaved (gateway, JetStream memory, JetStream file, raw Redis, then",
+  "again, round after round) with the same bodies and in-flight concurrency:",
+  "",
+  "- **publish**: unary publish with ack, closed loop, 128 in flight over 4 connections (gateway: @grpc/grpc-js; JetStream:",
+  "  `js.publish`); the gateway with the bench's lean HTTP/2 client rides along to measure that client's cost.",
+  "- **batch**: batches of 100, 8 in flight over 2 connections: gateway PublishBatch vs JetStream async publish (100",
+  "  `js.publish` sent at once, acks awaited together) vs 100 pipelined XADDs.",
+  "- **e2e**: one subscriber, constant 2,000 msg/s (metronome-timed, latency from each message's due time, so no",
+  "  coordinated omission); gateway Subscribe vs a JetStream ordered consumer vs a blocking XREAD loop.",
+  "- **fan-out**: one subject to 100 subscribers at 1,000 msg/s and to 1,000 subscribers at 100 msg/s (both 100,000",
+  "  deliveries/s; 1,000 × 1,000/s would be 10⁶ deliveries/s, ten times what the one load-client core takes), 100 B bodies,",
+  "  100 subscriptions per connection; every subscriber must get every message once, in order.",
+  "- **replay**: 100,000 stored messages read back by one subscriber from the first id (gateway Subscribe with",
+  "  `resume_after_id`, JetStream ordered consumer from a start sequence, XREAD COUNT 1000 loop), timed from the",
+  "  subscribe call to the last message; the latency columns are time to the first message.",
+  "- **raw Redis** is the floor under the gateway: its storage commands sent straight from the client to the same Redis.",
+  "",
+  "Ratios are gateway ÷ JetStream: below 1 is better for latency and CPU, above 1 for throughput.",
+];
 
 /** Writes the SVG plots and report.md into `dir`. */
 export function writeReport(dir: string, run: BenchRun): void {
@@ -97,7 +127,8 @@ export function writeReport(dir: string, run: BenchRun): void {
       }),
     ],
   ];
-  for (const [file, svg] of plots) writeFileSync(path.join(dir, file), svg);
+  const peerPlots = sideBySidePlots(results);
+  for (const [file, svg] of [...plots, ...peerPlots]) writeFileSync(path.join(dir, file), svg);
 
   const lines: string[] = [];
   lines.push(`# Benchmark report${run.smoke ? " (smoke run: correctness only, figures meaningless)" : ""}`, "");
@@ -111,13 +142,21 @@ export function writeReport(dir: string, run: BenchRun): void {
       "trust the ratios to the baselines measured in the same run more than the absolute numbers.",
     "",
   );
-  if (run.targets.length > 0) {
-    lines.push("## Targets (issue 6)", "", "| target | measured | met |", "|---|---|---|");
-    for (const t of run.targets)
+  const targetTable = (title: string, checks: readonly TargetCheck[]) => {
+    lines.push(title, "", "| target | measured | met |", "|---|---|---|");
+    for (const t of checks)
       lines.push(
         `| ${t.target} | ${t.measured} | ${t.met === undefined ? "not measured" : t.met ? "yes" : "**no**"} |`,
       );
     lines.push("");
+  };
+  if (run.targets.some((t) => t.met !== undefined)) targetTable("## Targets (issue 6)", run.targets);
+  const sideBySide = sideBySideTable(results);
+  if (sideBySide) {
+    lines.push("## Side by side with NATS JetStream (issue 18)", "", ...PEER_METHOD, "");
+    if (run.peerTargets?.length) targetTable("### Targets (issue 18)", run.peerTargets);
+    lines.push("### Figures", "", sideBySide, "");
+    for (const [file] of peerPlots) lines.push(`![${file}](${file})`, "");
   }
   lines.push("## Throughput", "", "![throughput](throughput.svg)", "");
   lines.push(
