@@ -1,7 +1,7 @@
-import { JS_FILE, JS_MEMORY, RAW_REDIS } from "./report/side-by-side.js";
+import { JS_CORE, JS_FILE, JS_MEMORY, RAW_REDIS } from "./report/side-by-side.js";
 import type { ScenarioResult } from "./results.js";
 import { sizeLabel } from "./scenarios/peer-throughput.js";
-import { GATEWAY_TARGET, PEER_BODY_SIZES } from "./scenarios/peers.js";
+import { GATEWAY_TARGET, NOOP_TARGET, PEER_BODY_SIZES } from "./scenarios/peers.js";
 import type { TargetCheck } from "./targets.js";
 
 const fmt = (n: number | undefined, digits = 2) =>
@@ -24,16 +24,22 @@ export function checkPeerTargets(results: readonly ScenarioResult[]): TargetChec
     met: (gateway: number, jetstream: number) => boolean,
     digits = 2,
   ) => {
-    const [gw, mem, file, raw] = [GATEWAY_TARGET, JS_MEMORY, JS_FILE, RAW_REDIS].map((t) => {
-      const r = find(scenario, t);
-      return r ? value(r) : undefined;
-    });
+    const [gw, mem, file, core, raw, noop] = [GATEWAY_TARGET, JS_MEMORY, JS_FILE, JS_CORE, RAW_REDIS, NOOP_TARGET].map(
+      (t) => {
+        const r = find(scenario, t);
+        return r ? value(r) : undefined;
+      },
+    );
     const ratio = gw !== undefined && mem ? gw / mem : undefined;
+    const beside = [
+      `JetStream file ${fmt(file, digits)}`,
+      core !== undefined && `JetStream with core-NATS subscribers ${fmt(core, digits)}`,
+      raw !== undefined && `floors: raw Redis ${fmt(raw, digits)}`,
+      noop !== undefined && `${raw === undefined ? "floor: " : ""}no-op gRPC server ${fmt(noop, digits)}`,
+    ].filter(Boolean);
     checks.push({
       target,
-      measured:
-        `${fmt(ratio)}× (gateway ${fmt(gw, digits)} vs JetStream memory ${fmt(mem, digits)} ${unit}; ` +
-        `JetStream file ${fmt(file, digits)}${raw === undefined ? "" : `; raw Redis floor ${fmt(raw, digits)}`})`,
+      measured: `${fmt(ratio)}× (gateway ${fmt(gw, digits)} vs JetStream memory ${fmt(mem, digits)} ${unit}; ${beside.join(", ")})`,
       met: gw === undefined || mem === undefined ? undefined : met(gw, mem),
     });
   };

@@ -15,7 +15,7 @@ const EXPIRATION_SECONDS = 60;
  */
 export function gatewayPeer(
   gateway: ServerProcess,
-  redisPid: number,
+  redisPid: number | undefined,
   options: { target?: string; client?: "grpc-js" | "lean-h2" } = {},
 ): Peer {
   const client = options.client ?? "grpc-js";

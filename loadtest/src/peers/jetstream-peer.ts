@@ -8,6 +8,7 @@ import {
   StorageType,
 } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { readStamp } from "../stamp.js";
 import type { Peer, PeerPublisher, PeerSubscribers, PeerSubscription } from "./peer.js";
 import type { PrivateServer } from "./private-servers.js";
 
@@ -23,10 +24,15 @@ const PULL_BATCH = 1_000;
  * consumer (JetStream's ordered, gap-free, resumable read of a stream, the
  * counterpart of a gateway Subscribe) starting at a stream sequence.
  */
-export async function jetStreamPeer(server: PrivateServer, storage: "memory" | "file"): Promise<Peer> {
+export async function jetStreamPeer(
+  server: PrivateServer,
+  storage: "memory" | "file",
+  options: { coreSubscribers?: boolean } = {},
+): Promise<Peer> {
   const admin = await connect({ servers: server.url, name: "bench-admin" });
   const jsm = await jetstreamManager(admin);
-  const prefix = storage === "memory" ? "mem" : "file";
+  // Subjects of their own per variant: no variant's subscribers see another's messages.
+  const prefix = `${storage === "memory" ? "mem" : "file"}${options.coreSubscribers ? "core" : ""}`;
   const prepared = new Set<string>();
   const connections: NatsConnection[] = [admin];
   const open = async (count: number) => {
@@ -37,7 +43,7 @@ export async function jetStreamPeer(server: PrivateServer, storage: "memory" | "
     return opened;
   };
   return {
-    target: `JetStream ${storage}`,
+    target: `JetStream ${storage}${options.coreSubscribers ? ", core-NATS subscribers" : ""}`,
     cpuPids: [server.pid],
     prepare: async (subject) => {
       if (prepared.has(subject)) return;
@@ -52,7 +58,8 @@ export async function jetStreamPeer(server: PrivateServer, storage: "memory" | "
       prepared.add(subject);
     },
     publisher: (count) => publisher(open(count), prefix),
-    subscribers: (count) => subscribers(open(count), jsm, prefix),
+    subscribers: (count) =>
+      options.coreSubscribers ? coreSubscribers(open(count), prefix) : subscribers(open(count), jsm, prefix),
     close: async () => {
       for (const subject of prepared) await jsm.streams.delete(streamName(prefix, subject)).catch(() => false);
       await Promise.all(connections.map((nc) => nc.close()));
@@ -110,6 +117,44 @@ function subscribers(connecting: Promise<NatsConnection[]>, jsm: JetStreamManage
         cancel: () => {
           cancelled = true;
           messages.stop();
+        },
+      };
+    },
+    close: async () => {
+      await Promise.all((await connecting).map((nc) => nc.close()));
+    },
+  };
+}
+
+/**
+ * Plain NATS subscriptions on the stream's subject: what a NATS user would run
+ * for live fan-out (no replay, no gap detection; the stream still stores every
+ * message). Core NATS messages carry no stream sequence, so the id handed on
+ * is the publisher's sequence number from the body (order is checked on it).
+ */
+function coreSubscribers(connecting: Promise<NatsConnection[]>, prefix: string): PeerSubscribers {
+  let next = 0;
+  return {
+    subscribe: async (subject, onMessage, onEnd, afterId): Promise<PeerSubscription> => {
+      if (afterId !== undefined) throw new Error("core NATS subscriptions cannot resume from an id");
+      const connections = await connecting;
+      const nc = connections[next++ % connections.length] as NatsConnection;
+      let cancelled = false;
+      const subscription = nc.subscribe(`${prefix}.${subject}`, {
+        callback: (err, message) => {
+          if (err) {
+            if (!cancelled) onEnd(err);
+            return;
+          }
+          onMessage(message.data, readStamp(message.data).seq + 1);
+        },
+      });
+      // Live once the server has the subscription.
+      await nc.flush();
+      return {
+        cancel: () => {
+          cancelled = true;
+          subscription.unsubscribe();
         },
       };
     },

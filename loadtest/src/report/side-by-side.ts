@@ -1,11 +1,12 @@
 import type { ScenarioResult } from "../results.js";
-import { GATEWAY_TARGET } from "../scenarios/peers.js";
+import { GATEWAY_TARGET, NOOP_TARGET } from "../scenarios/peers.js";
 import { type BarGroup, renderBarChart } from "./svg.js";
 
 export const JS_MEMORY = "JetStream memory";
 export const JS_FILE = "JetStream file";
+export const JS_CORE = "JetStream memory, core-NATS subscribers";
 export const RAW_REDIS = "raw Redis (XADD / XREAD)";
-const SYSTEMS = [GATEWAY_TARGET, JS_MEMORY, JS_FILE, RAW_REDIS] as const;
+const SYSTEMS = [GATEWAY_TARGET, JS_MEMORY, JS_FILE, JS_CORE, RAW_REDIS, NOOP_TARGET] as const;
 
 interface Metric {
   readonly label: string;
@@ -85,12 +86,14 @@ const fmt = (value: number | undefined, digits: number) =>
 export function sideBySideTable(results: readonly ScenarioResult[]): string {
   const rows = sideBySideRows(results);
   if (rows.length === 0) return "";
+  // Only the systems that ran in some scenario get a column.
+  const systems = SYSTEMS.filter((system) => rows.some((row) => row.values[system] !== undefined));
   const lines = [
-    `| scenario | metric | ${SYSTEMS.join(" | ")} | gateway / JS memory | gateway / JS file |`,
-    `|---|---|${SYSTEMS.map(() => "---").join("|")}|---|---|`,
+    `| scenario | metric | ${systems.join(" | ")} | gateway / JS memory | gateway / JS file |`,
+    `|---|---|${systems.map(() => "---").join("|")}|---|---|`,
   ];
   for (const row of rows) {
-    const cells = SYSTEMS.map((system) => fmt(row.values[system], row.digits));
+    const cells = systems.map((system) => fmt(row.values[system], row.digits));
     lines.push(
       `| ${row.scenario} | ${row.metric} | ${cells.join(" | ")} | ${fmt(row.vsMemory, 2)}× | ${fmt(row.vsFile, 2)}× |`,
     );

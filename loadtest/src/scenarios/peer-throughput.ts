@@ -32,7 +32,7 @@ export async function peerPublishParticipant(
   };
   await closedLoop(
     `publish warm-up ${target}`,
-    { concurrency: PUBLISH_IN_FLIGHT, durationMs: 500, maxOps: 5_000 },
+    { concurrency: PUBLISH_IN_FLIGHT, durationMs: ctx.smoke ? 100 : 500, maxOps: 5_000 },
     publish,
   );
   return {
@@ -71,7 +71,7 @@ export async function peerBatchParticipant(ctx: BenchContext, peer: Peer, bodyBy
   };
   await closedLoop(
     `batch warm-up ${peer.target}`,
-    { concurrency: BATCHES_IN_FLIGHT, durationMs: 300, maxOps: 200 },
+    { concurrency: BATCHES_IN_FLIGHT, durationMs: ctx.smoke ? 100 : 300, maxOps: 200 },
     batch,
   );
   return {

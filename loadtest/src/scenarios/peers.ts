@@ -5,7 +5,7 @@ import type { Peer } from "../peers/peer.js";
 import { type PrivateServer, startNatsServer, startRedisServer } from "../peers/private-servers.js";
 import { rawRedisPeer } from "../peers/raw-redis-peer.js";
 import { type BenchContext, failed, type ScenarioResult } from "../results.js";
-import { type ServerProcess, startGateway } from "../servers.js";
+import { type ServerProcess, startGateway, startNoopServer } from "../servers.js";
 import { peerDelivery } from "./peer-delivery.js";
 import { peerReplay } from "./peer-replay.js";
 import { peerBatchParticipant, peerPublishParticipant, sizeLabel } from "./peer-throughput.js";
@@ -14,6 +14,7 @@ import { peerBatchParticipant, peerPublishParticipant, sizeLabel } from "./peer-
 export const PEER_BODY_SIZES = [100, 1024] as const;
 export const GATEWAY_TARGET = "gateway (Redis)";
 export const LEAN_CLIENT_TARGET = "gateway (Redis), lean h2 client";
+export const NOOP_TARGET = "no-op gRPC (transport floor)";
 
 /**
  * The gateway side by side with NATS JetStream, in one run from one client
@@ -35,7 +36,9 @@ export async function peerScenarios(ctx: BenchContext, record: (result: Scenario
     started.push(nats);
     const gateway = await startGateway("redis", redis.url, { REDIS_MAXLEN: String(MESSAGES_PER_SUBJECT) });
     started.unshift(gateway);
-    const systems = await openPeers(gateway, redis, nats);
+    const noop = await startNoopServer();
+    started.unshift(noop);
+    const systems = await openPeers(gateway, redis, nats, noop);
     peers.push(...Object.values(systems));
     await runAll(ctx, systems, record);
   } catch (err) {
@@ -51,23 +54,37 @@ interface Systems {
   readonly gatewayLean: Peer;
   readonly jsMemory: Peer;
   readonly jsFile: Peer;
+  /** JetStream memory publishing, plain NATS subscriptions receiving: live delivery only. */
+  readonly jsCore: Peer;
   readonly rawRedis: Peer;
+  /** The no-op gRPC server (the gateway's service definition, answers at once, relays publishes to subscribers). */
+  readonly noop: Peer;
+  readonly noopLean: Peer;
 }
 
-async function openPeers(gateway: ServerProcess, redis: PrivateServer, nats: PrivateServer): Promise<Systems> {
+async function openPeers(
+  gateway: ServerProcess,
+  redis: PrivateServer,
+  nats: PrivateServer,
+  noop: ServerProcess,
+): Promise<Systems> {
   return {
     gateway: gatewayPeer(gateway, redis.pid),
     gatewayLean: gatewayPeer(gateway, redis.pid, { client: "lean-h2", target: LEAN_CLIENT_TARGET }),
     jsMemory: await jetStreamPeer(nats, "memory"),
     jsFile: await jetStreamPeer(nats, "file"),
+    jsCore: await jetStreamPeer(nats, "memory", { coreSubscribers: true }),
     rawRedis: rawRedisPeer(redis),
+    noop: gatewayPeer(noop, undefined, { target: NOOP_TARGET }),
+    noopLean: gatewayPeer(noop, undefined, { target: NOOP_TARGET, client: "lean-h2" }),
   };
 }
 
 async function runAll(ctx: BenchContext, s: Systems, record: (result: ScenarioResult) => void): Promise<void> {
   const smoke = ctx.smoke;
-  const rounds = smoke ? 1 : 4;
-  const throughputMs = smoke ? 400 : 4_000;
+  // About five minutes in all on a quiet machine of this kind (smoke: about one).
+  const rounds = smoke ? 1 : 3;
+  const throughputMs = smoke ? 300 : 3_000;
   const guarded = async (scenario: string, run: () => Promise<ScenarioResult[]>) => {
     try {
       for (const result of await run()) record(result);
@@ -92,6 +109,7 @@ async function runAll(ctx: BenchContext, s: Systems, record: (result: ScenarioRe
       () => peerPublishParticipant(ctx, s.jsMemory, size),
       () => peerPublishParticipant(ctx, s.jsFile, size),
       () => peerPublishParticipant(ctx, s.rawRedis, size),
+      () => peerPublishParticipant(ctx, s.noop, size),
       () => peerPublishParticipant(ctx, s.gatewayLean, size),
     ]);
     await throughput(`peer-batch-${sizeLabel(size)}`, [
@@ -99,19 +117,20 @@ async function runAll(ctx: BenchContext, s: Systems, record: (result: ScenarioRe
       () => peerBatchParticipant(ctx, s.jsMemory, size),
       () => peerBatchParticipant(ctx, s.jsFile, size),
       () => peerBatchParticipant(ctx, s.rawRedis, size),
+      () => peerBatchParticipant(ctx, s.noop, size),
     ]);
   }
   // Delivery: the gateway through the lean client (as its own delivery scenarios), labelled as the gateway.
   const deliveryGateway: Peer = { ...s.gatewayLean, target: GATEWAY_TARGET };
   for (const size of PEER_BODY_SIZES) {
     await guarded(`peer-e2e-${sizeLabel(size)}`, () =>
-      peerDelivery(ctx, [deliveryGateway, s.jsMemory, s.jsFile, s.rawRedis], {
+      peerDelivery(ctx, [deliveryGateway, s.jsMemory, s.jsFile, s.jsCore, s.rawRedis, s.noopLean], {
         scenario: `peer-e2e-${sizeLabel(size)}`,
         subscribers: 1,
         ratePerSecond: smoke ? 200 : 2_000,
-        durationMs: smoke ? 500 : 8_000,
+        durationMs: smoke ? 400 : 4_500,
         rounds,
-        warmUpMs: smoke ? 200 : 2_000,
+        warmUpMs: smoke ? 100 : 1_500,
         bodyBytes: size,
       }),
     );
@@ -124,13 +143,13 @@ async function runAll(ctx: BenchContext, s: Systems, record: (result: ScenarioRe
   ] as const) {
     const scenario = `peer-fanout-${subscribers}`;
     await guarded(scenario, () =>
-      peerDelivery(ctx, [deliveryGateway, s.jsMemory, s.jsFile], {
+      peerDelivery(ctx, [deliveryGateway, s.jsMemory, s.jsFile, s.jsCore, s.noopLean], {
         scenario,
         subscribers: smoke ? subscribers / 10 : subscribers,
         ratePerSecond: smoke ? 100 : rate,
-        durationMs: smoke ? 500 : 6_000,
-        rounds: smoke ? 1 : 3,
-        warmUpMs: smoke ? 200 : 2_000,
+        durationMs: smoke ? 400 : 4_500,
+        rounds,
+        warmUpMs: smoke ? 100 : 1_500,
         bodyBytes: PEER_BODY_SIZES[0],
       }),
     );
@@ -138,7 +157,7 @@ async function runAll(ctx: BenchContext, s: Systems, record: (result: ScenarioRe
   for (const size of PEER_BODY_SIZES) {
     await guarded(`peer-replay-${sizeLabel(size)}`, () =>
       peerReplay(ctx, [deliveryGateway, s.jsMemory, s.jsFile, s.rawRedis], {
-        messages: smoke ? 2_000 : 100_000,
+        messages: smoke ? 1_000 : 100_000,
         bodyBytes: size,
         rounds: smoke ? 1 : 2,
       }),
