@@ -3,7 +3,7 @@ import path from "node:path";
 import type { ScenarioResult } from "../results.js";
 import { baselineOf, type TargetCheck } from "../targets.js";
 import { sideBySidePlots, sideBySideTable } from "./side-by-side.js";
-import { type BarGroup, renderBarChart } from "./svg.js";
+import { type BarChart, type BarGroup, renderBarChart } from "./svg.js";
 
 export interface BenchRun {
   readonly startedAt: string;
@@ -43,6 +43,11 @@ function groupsFor(
     .filter((g) => g.bars.length > 0);
 }
 
+/** The chart, or undefined when no result gave it a bar (e.g. `--only nats`). */
+function chartIfAny(chart: BarChart): string | undefined {
+  return chart.groups.length > 0 ? renderBarChart(chart) : undefined;
+}
+
 /** What the side-by-side section ran, in words (loadtest/src/scenarios/peers.ts). */
 const PEER_METHOD = [
   "One run, one load-client process (pinned to the client core), against servers started for the run and pinned to",
@@ -65,7 +70,10 @@ const PEER_METHOD = [
   "- **replay**: 100,000 stored messages read back by one subscriber from the first id (gateway Subscribe with",
   "  `resume_after_id`, JetStream ordered consumer from a start sequence, XREAD COUNT 1000 loop), timed from the",
   "  subscribe call to the last message; the latency columns are time to the first message.",
-  "- **raw Redis** is the floor under the gateway: its storage commands sent straight from the client to the same Redis.",
+  "- **JetStream memory, core-NATS subscribers** (e2e, fan-out): JetStream stores each publish, plain NATS subscriptions",
+  "  receive it: what a NATS user runs for live fan-out (no replay or gap detection; order checked on the publisher's sequence).",
+  "- **floors** under the gateway: raw Redis (its storage commands sent straight from the client to the same Redis) and",
+  "  the no-op gRPC server (the gateway's service definition doing no work; it relays publishes to its subscribers).",
   "",
   "Ratios are gateway ÷ JetStream: below 1 is better for latency and CPU, above 1 for throughput.",
 ];
@@ -85,10 +93,10 @@ export function writeReport(dir: string, run: BenchRun): void {
         target: r.scenario === "raw-insert" ? `${r.target} COPY` : `${r.target} COPY, no expiry index`,
       })),
   ];
-  const plots: [file: string, svg: string][] = [
+  const plots: [file: string, svg: string | undefined][] = [
     [
       "throughput.svg",
-      renderBarChart({
+      chartIfAny({
         title: "Throughput by engine, beside its baseline",
         unit: "operations (messages) per second",
         groups: groupsFor(withBaselines, ["publish", "hot-fetch", "batch-publish", "archiver"], (r) => r.throughput),
@@ -96,7 +104,7 @@ export function writeReport(dir: string, run: BenchRun): void {
     ],
     [
       "server-cpu.svg",
-      renderBarChart({
+      chartIfAny({
         title: "Server CPU per operation",
         unit: "µs of CPU (user + system) per call / message / delivery",
         groups: groupsFor(
@@ -108,7 +116,7 @@ export function writeReport(dir: string, run: BenchRun): void {
     ],
     [
       "latency.svg",
-      renderBarChart({
+      chartIfAny({
         title: "Latency p99",
         unit: "milliseconds",
         groups: groupsFor(
@@ -120,7 +128,7 @@ export function writeReport(dir: string, run: BenchRun): void {
     ],
     [
       "idle-memory.svg",
-      renderBarChart({
+      chartIfAny({
         title: "Idle subscriptions: gateway RSS",
         unit: "MiB",
         groups: groupsFor(results, ["idle-subscribers"], (r) => r.extra?.rssMiB as number | undefined),
@@ -128,7 +136,13 @@ export function writeReport(dir: string, run: BenchRun): void {
     ],
   ];
   const peerPlots = sideBySidePlots(results);
-  for (const [file, svg] of [...plots, ...peerPlots]) writeFileSync(path.join(dir, file), svg);
+  const drawn = new Set<string>();
+  for (const [file, svg] of [...plots, ...peerPlots]) {
+    if (svg === undefined) continue;
+    writeFileSync(path.join(dir, file), svg);
+    drawn.add(file);
+  }
+  const plot = (file: string, alt: string) => (drawn.has(file) ? [`![${alt}](${file})`, ""] : []);
 
   const lines: string[] = [];
   lines.push(`# Benchmark report${run.smoke ? " (smoke run: correctness only, figures meaningless)" : ""}`, "");
@@ -157,8 +171,32 @@ export function writeReport(dir: string, run: BenchRun): void {
     if (run.peerTargets?.length) targetTable("### Targets (issue 18)", run.peerTargets);
     lines.push("### Figures", "", sideBySide, "");
     for (const [file] of peerPlots) lines.push(`![${file}](${file})`, "");
+    const clients = results.filter((r) => r.scenario.startsWith("peer-publish") && r.extra?.clientCpuUsPerOp);
+    if (clients.length > 0) {
+      lines.push(
+        "### Load client CPU per publish",
+        "",
+        "The load client's own CPU (`process.cpuUsage`) per acknowledged publish, and its share of its core.",
+        "",
+        "| scenario | system (client) | client CPU µs/publish | client core share |",
+        "|---|---|---|---|",
+      );
+      for (const r of clients) {
+        const client = r.target.includes("lean h2")
+          ? "lean h2 (loadtest/src/h2)"
+          : r.target.startsWith("JetStream")
+            ? "@nats-io/jetstream"
+            : r.target.startsWith("raw Redis")
+              ? "ioredis"
+              : "@grpc/grpc-js";
+        lines.push(
+          `| ${r.scenario} | ${r.target} (${client}) | ${n(r.extra?.clientCpuUsPerOp as number, 1)} | ${n(r.extra?.clientCpuShare as number, 2)} |`,
+        );
+      }
+      lines.push("");
+    }
   }
-  lines.push("## Throughput", "", "![throughput](throughput.svg)", "");
+  lines.push("## Throughput", "", ...plot("throughput.svg", "throughput"));
   lines.push(
     "| scenario | target | status | throughput | vs baseline | server CPU / op | p50 ms | p99 ms | p99.9 ms | max ms | errors |",
     "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -173,8 +211,9 @@ export function writeReport(dir: string, run: BenchRun): void {
       `| ${r.scenario} | ${r.target} | ${r.status} | ${r.throughput === undefined ? "–" : `${n(r.throughput)} ${r.unit ?? ""}`} | ${ratio} | ${r.serverCpuUsPerOp === undefined ? "–" : `${n(r.serverCpuUsPerOp, 1)} µs`} | ${n(r.latency?.p50, 2)} | ${n(r.latency?.p99, 2)} | ${n(r.latency?.p999, 2)} | ${n(r.latency?.max, 2)} | ${r.errors ?? 0} |`,
     );
   }
-  lines.push("", "## Server CPU per operation", "", "![server CPU](server-cpu.svg)", "");
-  lines.push("## Latency", "", "![latency](latency.svg)", "");
+  if (drawn.has("server-cpu.svg"))
+    lines.push("", "## Server CPU per operation", "", ...plot("server-cpu.svg", "server CPU"));
+  if (drawn.has("latency.svg")) lines.push("## Latency", "", ...plot("latency.svg", "latency"));
   const delivery = results.filter((r) => r.scenario === "e2e-delivery" || r.scenario === "fan-out");
   if (delivery.length > 0) {
     lines.push(
@@ -214,7 +253,7 @@ export function writeReport(dir: string, run: BenchRun): void {
   }
   const idle = results.filter((r) => r.scenario === "idle-subscribers" && r.extra);
   if (idle.length > 0) {
-    lines.push("## Idle subscriptions", "", "![idle memory](idle-memory.svg)", "");
+    lines.push("## Idle subscriptions", "", ...plot("idle-memory.svg", "idle memory"));
     lines.push(
       "| engine | subscriptions | subjects | RSS before | RSS after | per subscription | Redis connections | lost |",
       "|---|---|---|---|---|---|---|---|",
