@@ -194,6 +194,7 @@ async function main(): Promise<number> {
     smoke,
     machine: {
       cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? "unknown",
       node: process.version,
       pinned,
       // Other work on the machine: the 1-minute load average when the run started and ended.

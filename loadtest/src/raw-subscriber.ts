@@ -98,7 +98,7 @@ class SubscribeStream implements StreamHandler {
 }
 
 /** SubscribeRequest { subject = 1, optional resume_after_id = 2 } by hand. */
-function subscribeRequest(subject: string, resumeAfterId: number | undefined): Buffer {
+export function subscribeRequest(subject: string, resumeAfterId: number | undefined): Buffer {
   const bytes = Buffer.from(subject, "utf8");
   if (bytes.length > 127) throw new Error("subjects over 127 bytes are not used by the bench");
   const request = Buffer.concat([Buffer.from([0x0a, bytes.length]), bytes]);

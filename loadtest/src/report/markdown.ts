@@ -10,6 +10,7 @@ export interface BenchRun {
   readonly smoke: boolean;
   readonly machine: {
     readonly cpus: number;
+    readonly cpuModel?: string;
     readonly node: string;
     readonly pinned: boolean;
     readonly loadAverage: { readonly start: number; readonly end: number };
@@ -74,6 +75,12 @@ const PEER_METHOD = [
   "  receive it: what a NATS user runs for live fan-out (no replay or gap detection; order checked on the publisher's sequence).",
   "- **floors** under the gateway: raw Redis (its storage commands sent straight from the client to the same Redis) and",
   "  the no-op gRPC server (the gateway's service definition doing no work; it relays publishes to its subscribers).",
+  "",
+  "",
+  "Durations (loadtest/src/scenarios/peers.ts): publish and batch 3 rounds of 1 s per system after a 0.5 s warm-up;",
+  "e2e 1.5 s warm-up, then 3 rounds of 1.5 s (9,000 messages per system); fan-out 1.5 s warm-up, then 3 rounds of",
+  "1.5 s; replay 2 rounds of 100,000 messages. A message acknowledged to its publisher that a subscriber never",
+  "receives fails the scenario, as does a publish error (a JetStream publish times out after 5 s).",
   "",
   "Ratios are gateway ÷ JetStream: below 1 is better for latency and CPU, above 1 for throughput.",
 ];
@@ -147,12 +154,13 @@ export function writeReport(dir: string, run: BenchRun): void {
   const lines: string[] = [];
   lines.push(`# Benchmark report${run.smoke ? " (smoke run: correctness only, figures meaningless)" : ""}`, "");
   lines.push(
-    `Run ${run.startedAt} on ${run.machine.cpus} cores, Node ${run.machine.node}, 1-minute load average ` +
+    `Run ${run.startedAt} on ${run.machine.cpus} cores${run.machine.cpuModel ? ` (${run.machine.cpuModel})` : ""}, Node ${run.machine.node}, 1-minute load average ` +
       `${run.machine.loadAverage.start.toFixed(1)} at the start and ${run.machine.loadAverage.end.toFixed(1)} at the end; ` +
       (run.machine.pinned
         ? "servers pinned to one core and the load client to the other (taskset). "
         : "taskset unavailable: nothing pinned. ") +
-      "Redis and PostgreSQL are the machine's shared services (not pinned). Figures from one run on a shared machine: " +
+      "Redis and PostgreSQL are the machine's shared services (not pinned), except in the side-by-side section, whose " +
+      "gateway has a private Redis pinned with the servers. Figures from one run on a shared machine: " +
       "trust the ratios to the baselines measured in the same run more than the absolute numbers.",
     "",
   );
@@ -168,6 +176,9 @@ export function writeReport(dir: string, run: BenchRun): void {
   const sideBySide = sideBySideTable(results);
   if (sideBySide) {
     lines.push("## Side by side with NATS JetStream (issue 18)", "", ...PEER_METHOD, "");
+    if (results.every((r) => r.scenario.startsWith("peer-"))) {
+      lines.push("This run: the side-by-side scenarios alone (`npm run bench -- --only nats`).", "");
+    }
     if (run.peerTargets?.length) targetTable("### Targets (issue 18)", run.peerTargets);
     lines.push("### Figures", "", sideBySide, "");
     for (const [file] of peerPlots) lines.push(`![${file}](${file})`, "");
