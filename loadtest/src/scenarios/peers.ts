@@ -82,6 +82,8 @@ async function openPeers(
 
 async function runAll(ctx: BenchContext, s: Systems, record: (result: ScenarioResult) => void): Promise<void> {
   const smoke = ctx.smoke;
+  // Smoke (CI): every scenario and system once, with the first body size only (size is only a parameter).
+  const sizes = smoke ? PEER_BODY_SIZES.slice(0, 1) : PEER_BODY_SIZES;
   // About five minutes in all on a quiet machine of this kind (smoke: about one).
   const rounds = smoke ? 1 : 3;
   const throughputMs = smoke ? 300 : 3_000;
@@ -102,7 +104,7 @@ async function runAll(ctx: BenchContext, s: Systems, record: (result: ScenarioRe
         for (const participant of participants) await participant.close();
       }
     });
-  for (const size of PEER_BODY_SIZES) {
+  for (const size of sizes) {
     // The lean-client gateway publisher rides along to measure what that client saves (issue 20).
     await throughput(`peer-publish-${sizeLabel(size)}`, [
       () => peerPublishParticipant(ctx, s.gateway, size),
@@ -122,7 +124,7 @@ async function runAll(ctx: BenchContext, s: Systems, record: (result: ScenarioRe
   }
   // Delivery: the gateway through the lean client (as its own delivery scenarios), labelled as the gateway.
   const deliveryGateway: Peer = { ...s.gatewayLean, target: GATEWAY_TARGET };
-  for (const size of PEER_BODY_SIZES) {
+  for (const size of sizes) {
     await guarded(`peer-e2e-${sizeLabel(size)}`, () =>
       peerDelivery(ctx, [deliveryGateway, s.jsMemory, s.jsFile, s.jsCore, s.rawRedis, s.noopLean], {
         scenario: `peer-e2e-${sizeLabel(size)}`,
@@ -154,7 +156,7 @@ async function runAll(ctx: BenchContext, s: Systems, record: (result: ScenarioRe
       }),
     );
   }
-  for (const size of PEER_BODY_SIZES) {
+  for (const size of sizes) {
     await guarded(`peer-replay-${sizeLabel(size)}`, () =>
       peerReplay(ctx, [deliveryGateway, s.jsMemory, s.jsFile, s.rawRedis], {
         messages: smoke ? 1_000 : 100_000,
