@@ -5,15 +5,18 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { waitForServer } from "./grpc-client.js";
 import { interleaved, type Participant } from "./interleave.js";
+import { checkPeerTargets } from "./peer-targets.js";
 import { pinToCpus } from "./proc.js";
 import { progress } from "./progress.js";
 import { writeReport } from "./report/markdown.js";
+import { sideBySideTable } from "./report/side-by-side.js";
 import { type BenchContext, failed, type ScenarioResult } from "./results.js";
 import { archiveScenarios } from "./scenarios/archive.js";
 import { authScenario } from "./scenarios/auth.js";
 import { rawPostgresBaseline, rawRedisParticipants } from "./scenarios/baselines.js";
 import { e2eScenario, fanoutScenario } from "./scenarios/delivery.js";
 import { idleScenario } from "./scenarios/idle.js";
+import { peerScenarios } from "./scenarios/peers.js";
 import { batchParticipant, hotFetchParticipant, publishParticipant } from "./scenarios/unary.js";
 import { CLIENT_CPUS, remoteTarget, type ServerProcess, startGateway, startNoopServer } from "./servers.js";
 import { checkTargets } from "./targets.js";
@@ -22,10 +25,11 @@ const USAGE = `npm run bench -- [options]
   --smoke              every scenario briefly, correctness only (CI); exits 1 on any failure or loss
   --target HOST:PORT   load a gateway someone else runs instead of starting memory and Redis gateways
   --only a,b           run only these scenarios (publish, batch-publish, e2e-delivery, fan-out,
-                       idle-subscribers, hot-fetch, baselines, archive, auth)
+                       idle-subscribers, hot-fetch, baselines, archive, auth, nats: side by side with JetStream)
   --out DIR            where results.json, report.md and the SVG plots go
                        (default loadtest/report, or a temp dir with --smoke)
 env: REDIS_URL (redis://127.0.0.1:6379), DATABASE_URL (postgres://postgres@127.0.0.1:5432/test),
+     NATS_SERVER_BIN (/usr/sbin/nats-server),
      BENCH_SERVER_CPUS (0), BENCH_CLIENT_CPUS (1), BENCH_SERVER_NODE_ARGS (e.g. --cpu-prof)`;
 
 type EngineScenario = (ctx: BenchContext, server: ServerProcess, target: string) => Promise<ScenarioResult>;
@@ -188,12 +192,14 @@ async function main(): Promise<number> {
   if (!values.target && wanted("archive")) {
     await guarded("archive", "redis+archive", () => archiveScenarios(ctx));
   }
+  if (!values.target && wanted("nats")) await peerScenarios(ctx, record);
 
   const run = {
     startedAt,
     smoke,
     machine: {
       cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? "unknown",
       node: process.version,
       pinned,
       // Other work on the machine: the 1-minute load average when the run started and ended.
@@ -201,10 +207,17 @@ async function main(): Promise<number> {
     },
     results,
     targets: smoke ? [] : checkTargets(results),
+    peerTargets: smoke ? [] : checkPeerTargets(results),
   };
   mkdirSync(outDir, { recursive: true });
   writeFileSync(path.join(outDir, "results.json"), `${JSON.stringify(run, null, 2)}\n`);
   writeReport(outDir, run);
+  const sideBySide = sideBySideTable(results);
+  if (sideBySide)
+    process.stdout.write(`\nSide by side with NATS JetStream (gateway counts its Redis):\n${sideBySide}\n\n`);
+  for (const t of run.peerTargets) {
+    process.stdout.write(`${t.met === undefined ? "n/a" : t.met ? "met   " : "MISSED"} ${t.target}: ${t.measured}\n`);
+  }
   process.stderr.write(`results: ${path.join(outDir, "results.json")}\nreport:  ${path.join(outDir, "report.md")}\n`);
   const bad = results.filter((r) => r.status === "failed" || (r.lost ?? 0) > 0);
   if (smoke) {

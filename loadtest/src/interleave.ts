@@ -1,8 +1,7 @@
 import { LatencyHistogram } from "./histogram.js";
 import type { LoadResult } from "./load.js";
-import { processCpuMs } from "./proc.js";
+import { type CpuSource, sourceCpuMs } from "./proc.js";
 import type { ScenarioResult } from "./results.js";
-import type { ServerProcess } from "./servers.js";
 
 /** One measured slice of a throughput scenario on one target. */
 export interface Sample extends LoadResult {
@@ -12,6 +11,8 @@ export interface Sample extends LoadResult {
   readonly units: number;
   /** Problems found checking the replies. */
   readonly mismatches: number;
+  /** The load client's own CPU (user + system) during the slice. */
+  readonly clientCpuMs: number;
 }
 
 /** A throughput scenario set up on one target, ready to be measured in slices. */
@@ -26,17 +27,25 @@ export interface Participant {
 
 /** Runs a closed-loop slice and reads the server's CPU around it. */
 export async function sampled(
-  server: ServerProcess | undefined,
+  server: CpuSource | undefined,
   unitsPerOp: number,
   mismatches: () => number,
   run: () => Promise<LoadResult>,
 ): Promise<Sample> {
-  const pid = server?.pid;
-  const before = pid === undefined ? undefined : processCpuMs(pid);
+  const before = sourceCpuMs(server);
+  const clientBefore = process.cpuUsage();
   const mismatchesBefore = mismatches();
   const result = await run();
-  const serverCpuMs = pid === undefined || before === undefined ? undefined : processCpuMs(pid) - before;
-  return { ...result, serverCpuMs, units: result.ok * unitsPerOp, mismatches: mismatches() - mismatchesBefore };
+  const after = sourceCpuMs(server);
+  const client = process.cpuUsage(clientBefore);
+  const serverCpuMs = before === undefined || after === undefined ? undefined : after - before;
+  return {
+    ...result,
+    serverCpuMs,
+    clientCpuMs: (client.user + client.system) / 1000,
+    units: result.ok * unitsPerOp,
+    mismatches: mismatches() - mismatchesBefore,
+  };
 }
 
 /**
@@ -66,6 +75,7 @@ function combine(participant: Participant, samples: readonly Sample[]): Scenario
   let mismatches = 0;
   let elapsedMs = 0;
   let cpuMs: number | undefined = 0;
+  let clientCpuMs = 0;
   let firstError: string | undefined;
   for (const s of samples) {
     latency.add(s.latency);
@@ -74,6 +84,7 @@ function combine(participant: Participant, samples: readonly Sample[]): Scenario
     errors += s.errors;
     mismatches += s.mismatches;
     elapsedMs += s.elapsedMs;
+    clientCpuMs += s.clientCpuMs;
     cpuMs = cpuMs === undefined || s.serverCpuMs === undefined ? undefined : cpuMs + s.serverCpuMs;
     firstError ??= s.firstError;
   }
@@ -88,6 +99,11 @@ function combine(participant: Participant, samples: readonly Sample[]): Scenario
     latency: latency.summary(),
     ...(cpuMs !== undefined && units > 0 ? { serverCpuUsPerOp: (cpuMs * 1000) / units } : {}),
     errors,
-    ...(participant.extra ? { extra: participant.extra } : {}),
+    extra: {
+      ...participant.extra,
+      // The load client's share of its core: near 1.0 means the client, not the server, set the pace.
+      clientCpuShare: elapsedMs > 0 ? clientCpuMs / elapsedMs : 0,
+      clientCpuUsPerOp: units > 0 ? (clientCpuMs * 1000) / units : 0,
+    },
   };
 }

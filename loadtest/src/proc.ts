@@ -20,6 +20,19 @@ export function processCpuMs(pid: number): number {
   return ((utime + stime) * 1000) / TICKS_PER_SECOND;
 }
 
+/** Whose CPU counts as a server's: its process, or (cpuPids) several (a gateway and its Redis). */
+export interface CpuSource {
+  readonly pid?: number | undefined;
+  readonly cpuPids?: readonly number[];
+}
+
+/** CPU time the source's processes have used so far, in ms; undefined when there is no local process. */
+export function sourceCpuMs(source: CpuSource | undefined): number | undefined {
+  const pids = source?.cpuPids ?? (source?.pid === undefined ? [] : [source.pid]);
+  if (pids.length === 0) return undefined;
+  return pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+}
+
 /** Resident set size of a process in bytes. */
 export function processRssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");

@@ -1,6 +1,7 @@
 import { bodyAndId } from "./grpc-client.js";
 import { H2Connection, type StreamHandler } from "./h2/h2-connection.js";
 import { grpcRequestHeaders } from "./h2/request-headers.js";
+import { varintSize, writeVarint } from "./raw-publisher.js";
 
 /**
  * A lean gRPC Subscribe client for the load client side of the delivery
@@ -23,11 +24,13 @@ export class RawSubscriberPool {
    * Resolves once the response headers arrive (the gateway sends them when
    * the subscription is live). A stream the server ends while the bench still
    * follows it is reported to `onEnd` as an error: the bench never expects one.
+   * With `resumeAfterId` the gateway first replays the stored messages after it.
    */
   subscribe(
     subject: string,
     onMessage: (body: Buffer, id: number) => void,
     onEnd: (err: Error | undefined) => void,
+    resumeAfterId?: number,
   ): Promise<{ cancel: () => void }> {
     const connection = this.connections[this.next++ % this.connections.length] as H2Connection;
     return new Promise((resolve, reject) => {
@@ -36,7 +39,7 @@ export class RawSubscriberPool {
         stream.cancelled = true;
         connection.cancel(stream);
       };
-      connection.request(this.headers, subscribeRequest(subject), stream);
+      connection.request(this.headers, subscribeRequest(subject, resumeAfterId), stream);
     });
   }
 
@@ -94,9 +97,15 @@ class SubscribeStream implements StreamHandler {
   }
 }
 
-/** SubscribeRequest { subject = 1 } by hand: one length-delimited string field. */
-function subscribeRequest(subject: string): Buffer {
+/** SubscribeRequest { subject = 1, optional resume_after_id = 2 } by hand. */
+export function subscribeRequest(subject: string, resumeAfterId: number | undefined): Buffer {
   const bytes = Buffer.from(subject, "utf8");
   if (bytes.length > 127) throw new Error("subjects over 127 bytes are not used by the bench");
-  return Buffer.concat([Buffer.from([0x0a, bytes.length]), bytes]);
+  const request = Buffer.concat([Buffer.from([0x0a, bytes.length]), bytes]);
+  if (resumeAfterId === undefined) return request;
+  // An explicit field even for 0 (proto3 `optional`: present means "resume").
+  const resume = Buffer.alloc(1 + varintSize(resumeAfterId));
+  resume[0] = 0x10;
+  writeVarint(resume, 1, resumeAfterId);
+  return Buffer.concat([request, resume]);
 }

@@ -1,5 +1,5 @@
 import type { LatencySummary } from "./histogram.js";
-import { processCpuMs } from "./proc.js";
+import { type CpuSource, sourceCpuMs } from "./proc.js";
 import { gcDuring, readGcTotals } from "./server-gc.js";
 import type { ServerProcess } from "./servers.js";
 
@@ -38,15 +38,15 @@ export interface BenchContext {
  * result: GC ms per second, collections, pauses over 10 ms).
  */
 export async function withServerCpu<T>(
-  server: ServerProcess,
+  server: CpuSource & Pick<ServerProcess, "metricsAddress">,
   work: () => Promise<T>,
 ): Promise<{ value: T; serverCpuMs: number | undefined; serverGc: Record<string, number> }> {
-  const pid = server.pid;
   const gcBefore = await readGcTotals(server.metricsAddress);
   const startedAt = performance.now();
-  const before = pid === undefined ? undefined : processCpuMs(pid);
+  const before = sourceCpuMs(server);
   const value = await work();
-  const serverCpuMs = pid === undefined || before === undefined ? undefined : processCpuMs(pid) - before;
+  const after = sourceCpuMs(server);
+  const serverCpuMs = before === undefined || after === undefined ? undefined : after - before;
   const elapsedMs = performance.now() - startedAt;
   const serverGc = gcDuring(gcBefore, await readGcTotals(server.metricsAddress), elapsedMs);
   return { value, serverCpuMs, serverGc };

@@ -2,19 +2,23 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { ScenarioResult } from "../results.js";
 import { baselineOf, type TargetCheck } from "../targets.js";
-import { type BarGroup, renderBarChart } from "./svg.js";
+import { sideBySidePlots, sideBySideTable } from "./side-by-side.js";
+import { type BarChart, type BarGroup, renderBarChart } from "./svg.js";
 
 export interface BenchRun {
   readonly startedAt: string;
   readonly smoke: boolean;
   readonly machine: {
     readonly cpus: number;
+    readonly cpuModel?: string;
     readonly node: string;
     readonly pinned: boolean;
     readonly loadAverage: { readonly start: number; readonly end: number };
   };
   readonly results: readonly ScenarioResult[];
   readonly targets: readonly TargetCheck[];
+  /** Issue 18's targets, against JetStream in the same run (when the side-by-side scenarios ran). */
+  readonly peerTargets?: readonly TargetCheck[];
 }
 
 const n = (value: number | undefined, digits = 0) =>
@@ -40,6 +44,47 @@ function groupsFor(
     .filter((g) => g.bars.length > 0);
 }
 
+/** The chart, or undefined when no result gave it a bar (e.g. `--only nats`). */
+function chartIfAny(chart: BarChart): string | undefined {
+  return chart.groups.length > 0 ? renderBarChart(chart) : undefined;
+}
+
+/** What the side-by-side section ran, in words (loadtest/src/scenarios/peers.ts). */
+const PEER_METHOD = [
+  "One run, one load-client process (pinned to the client core), against servers started for the run and pinned to",
+  "the server core: one gateway worker (`WORKERS=1`, Redis engine, `REDIS_MAXLEN=200000`) on a private redis-server",
+  "(no persistence), and a private nats-server (JetStream) whose streams use memory or file storage; one stream per",
+  "subject on both (a Redis stream / a JetStream stream with one replica, the oldest dropped past 200,000 messages).",
+  "Server CPU is `utime + stime` from `/proc/<pid>/stat` before and after: gateway **plus** its redis-server, against",
+  "nats-server. Each scenario runs every system interleaved (gateway, JetStream memory, JetStream file, raw Redis, then",
+  "again, round after round) with the same bodies and in-flight concurrency:",
+  "",
+  "- **publish**: unary publish with ack, closed loop, 128 in flight over 4 connections (gateway: @grpc/grpc-js; JetStream:",
+  "  `js.publish`); the gateway with the bench's lean HTTP/2 client rides along to measure that client's cost.",
+  "- **batch**: batches of 100, 8 in flight over 2 connections: gateway PublishBatch vs JetStream async publish (100",
+  "  `js.publish` sent at once, acks awaited together) vs 100 pipelined XADDs.",
+  "- **e2e**: one subscriber, constant 2,000 msg/s (metronome-timed, latency from each message's due time, so no",
+  "  coordinated omission); gateway Subscribe vs a JetStream ordered consumer vs a blocking XREAD loop.",
+  "- **fan-out**: one subject to 100 subscribers at 1,000 msg/s and to 1,000 subscribers at 100 msg/s (both 100,000",
+  "  deliveries/s; 1,000 × 1,000/s would be 10⁶ deliveries/s, ten times what the one load-client core takes), 100 B bodies,",
+  "  100 subscriptions per connection; every subscriber must get every message once, in order.",
+  "- **replay**: 100,000 stored messages read back by one subscriber from the first id (gateway Subscribe with",
+  "  `resume_after_id`, JetStream ordered consumer from a start sequence, XREAD COUNT 1000 loop), timed from the",
+  "  subscribe call to the last message; the latency columns are time to the first message.",
+  "- **JetStream memory, core-NATS subscribers** (e2e, fan-out): JetStream stores each publish, plain NATS subscriptions",
+  "  receive it: what a NATS user runs for live fan-out (no replay or gap detection; order checked on the publisher's sequence).",
+  "- **floors** under the gateway: raw Redis (its storage commands sent straight from the client to the same Redis) and",
+  "  the no-op gRPC server (the gateway's service definition doing no work; it relays publishes to its subscribers).",
+  "",
+  "",
+  "Durations (loadtest/src/scenarios/peers.ts): publish and batch 3 rounds of 1 s per system after a 0.5 s warm-up;",
+  "e2e 1.5 s warm-up, then 3 rounds of 1.5 s (9,000 messages per system); fan-out 1.5 s warm-up, then 3 rounds of",
+  "1.5 s; replay 2 rounds of 100,000 messages. A message acknowledged to its publisher that a subscriber never",
+  "receives fails the scenario, as does a publish error (a JetStream publish times out after 5 s).",
+  "",
+  "Ratios are gateway ÷ JetStream: below 1 is better for latency and CPU, above 1 for throughput.",
+];
+
 /** Writes the SVG plots and report.md into `dir`. */
 export function writeReport(dir: string, run: BenchRun): void {
   const { results } = run;
@@ -55,10 +100,10 @@ export function writeReport(dir: string, run: BenchRun): void {
         target: r.scenario === "raw-insert" ? `${r.target} COPY` : `${r.target} COPY, no expiry index`,
       })),
   ];
-  const plots: [file: string, svg: string][] = [
+  const plots: [file: string, svg: string | undefined][] = [
     [
       "throughput.svg",
-      renderBarChart({
+      chartIfAny({
         title: "Throughput by engine, beside its baseline",
         unit: "operations (messages) per second",
         groups: groupsFor(withBaselines, ["publish", "hot-fetch", "batch-publish", "archiver"], (r) => r.throughput),
@@ -66,7 +111,7 @@ export function writeReport(dir: string, run: BenchRun): void {
     ],
     [
       "server-cpu.svg",
-      renderBarChart({
+      chartIfAny({
         title: "Server CPU per operation",
         unit: "µs of CPU (user + system) per call / message / delivery",
         groups: groupsFor(
@@ -78,7 +123,7 @@ export function writeReport(dir: string, run: BenchRun): void {
     ],
     [
       "latency.svg",
-      renderBarChart({
+      chartIfAny({
         title: "Latency p99",
         unit: "milliseconds",
         groups: groupsFor(
@@ -90,36 +135,79 @@ export function writeReport(dir: string, run: BenchRun): void {
     ],
     [
       "idle-memory.svg",
-      renderBarChart({
+      chartIfAny({
         title: "Idle subscriptions: gateway RSS",
         unit: "MiB",
         groups: groupsFor(results, ["idle-subscribers"], (r) => r.extra?.rssMiB as number | undefined),
       }),
     ],
   ];
-  for (const [file, svg] of plots) writeFileSync(path.join(dir, file), svg);
+  const peerPlots = sideBySidePlots(results);
+  const drawn = new Set<string>();
+  for (const [file, svg] of [...plots, ...peerPlots]) {
+    if (svg === undefined) continue;
+    writeFileSync(path.join(dir, file), svg);
+    drawn.add(file);
+  }
+  const plot = (file: string, alt: string) => (drawn.has(file) ? [`![${alt}](${file})`, ""] : []);
 
   const lines: string[] = [];
   lines.push(`# Benchmark report${run.smoke ? " (smoke run: correctness only, figures meaningless)" : ""}`, "");
   lines.push(
-    `Run ${run.startedAt} on ${run.machine.cpus} cores, Node ${run.machine.node}, 1-minute load average ` +
+    `Run ${run.startedAt} on ${run.machine.cpus} cores${run.machine.cpuModel ? ` (${run.machine.cpuModel})` : ""}, Node ${run.machine.node}, 1-minute load average ` +
       `${run.machine.loadAverage.start.toFixed(1)} at the start and ${run.machine.loadAverage.end.toFixed(1)} at the end; ` +
       (run.machine.pinned
         ? "servers pinned to one core and the load client to the other (taskset). "
         : "taskset unavailable: nothing pinned. ") +
-      "Redis and PostgreSQL are the machine's shared services (not pinned). Figures from one run on a shared machine: " +
+      "Redis and PostgreSQL are the machine's shared services (not pinned), except in the side-by-side section, whose " +
+      "gateway has a private Redis pinned with the servers. Figures from one run on a shared machine: " +
       "trust the ratios to the baselines measured in the same run more than the absolute numbers.",
     "",
   );
-  if (run.targets.length > 0) {
-    lines.push("## Targets (issue 6)", "", "| target | measured | met |", "|---|---|---|");
-    for (const t of run.targets)
+  const targetTable = (title: string, checks: readonly TargetCheck[]) => {
+    lines.push(title, "", "| target | measured | met |", "|---|---|---|");
+    for (const t of checks)
       lines.push(
         `| ${t.target} | ${t.measured} | ${t.met === undefined ? "not measured" : t.met ? "yes" : "**no**"} |`,
       );
     lines.push("");
+  };
+  if (run.targets.some((t) => t.met !== undefined)) targetTable("## Targets (issue 6)", run.targets);
+  const sideBySide = sideBySideTable(results);
+  if (sideBySide) {
+    lines.push("## Side by side with NATS JetStream (issue 18)", "", ...PEER_METHOD, "");
+    if (results.every((r) => r.scenario.startsWith("peer-"))) {
+      lines.push("This run: the side-by-side scenarios alone (`npm run bench -- --only nats`).", "");
+    }
+    if (run.peerTargets?.length) targetTable("### Targets (issue 18)", run.peerTargets);
+    lines.push("### Figures", "", sideBySide, "");
+    for (const [file] of peerPlots) lines.push(`![${file}](${file})`, "");
+    const clients = results.filter((r) => r.scenario.startsWith("peer-publish") && r.extra?.clientCpuUsPerOp);
+    if (clients.length > 0) {
+      lines.push(
+        "### Load client CPU per publish",
+        "",
+        "The load client's own CPU (`process.cpuUsage`) per acknowledged publish, and its share of its core.",
+        "",
+        "| scenario | system (client) | client CPU µs/publish | client core share |",
+        "|---|---|---|---|",
+      );
+      for (const r of clients) {
+        const client = r.target.includes("lean h2")
+          ? "lean h2 (loadtest/src/h2)"
+          : r.target.startsWith("JetStream")
+            ? "@nats-io/jetstream"
+            : r.target.startsWith("raw Redis")
+              ? "ioredis"
+              : "@grpc/grpc-js";
+        lines.push(
+          `| ${r.scenario} | ${r.target} (${client}) | ${n(r.extra?.clientCpuUsPerOp as number, 1)} | ${n(r.extra?.clientCpuShare as number, 2)} |`,
+        );
+      }
+      lines.push("");
+    }
   }
-  lines.push("## Throughput", "", "![throughput](throughput.svg)", "");
+  lines.push("## Throughput", "", ...plot("throughput.svg", "throughput"));
   lines.push(
     "| scenario | target | status | throughput | vs baseline | server CPU / op | p50 ms | p99 ms | p99.9 ms | max ms | errors |",
     "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -134,8 +222,9 @@ export function writeReport(dir: string, run: BenchRun): void {
       `| ${r.scenario} | ${r.target} | ${r.status} | ${r.throughput === undefined ? "–" : `${n(r.throughput)} ${r.unit ?? ""}`} | ${ratio} | ${r.serverCpuUsPerOp === undefined ? "–" : `${n(r.serverCpuUsPerOp, 1)} µs`} | ${n(r.latency?.p50, 2)} | ${n(r.latency?.p99, 2)} | ${n(r.latency?.p999, 2)} | ${n(r.latency?.max, 2)} | ${r.errors ?? 0} |`,
     );
   }
-  lines.push("", "## Server CPU per operation", "", "![server CPU](server-cpu.svg)", "");
-  lines.push("## Latency", "", "![latency](latency.svg)", "");
+  if (drawn.has("server-cpu.svg"))
+    lines.push("", "## Server CPU per operation", "", ...plot("server-cpu.svg", "server CPU"));
+  if (drawn.has("latency.svg")) lines.push("## Latency", "", ...plot("latency.svg", "latency"));
   const delivery = results.filter((r) => r.scenario === "e2e-delivery" || r.scenario === "fan-out");
   if (delivery.length > 0) {
     lines.push(
@@ -175,7 +264,7 @@ export function writeReport(dir: string, run: BenchRun): void {
   }
   const idle = results.filter((r) => r.scenario === "idle-subscribers" && r.extra);
   if (idle.length > 0) {
-    lines.push("## Idle subscriptions", "", "![idle memory](idle-memory.svg)", "");
+    lines.push("## Idle subscriptions", "", ...plot("idle-memory.svg", "idle memory"));
     lines.push(
       "| engine | subscriptions | subjects | RSS before | RSS after | per subscription | Redis connections | lost |",
       "|---|---|---|---|---|---|---|---|",

@@ -6,50 +6,7 @@ import { RawPublisher } from "../raw-publisher.js";
 import { RawSubscriberPool } from "../raw-subscriber.js";
 import { type BenchContext, perOpUs, type ScenarioResult, withServerCpu } from "../results.js";
 import type { ServerProcess } from "../servers.js";
-
-/**
- * A 128-byte body carrying the wall-clock time the message was due to be sent
- * (float64 ms) and a sequence number. The due time, not the moment the load
- * client got round to sending it: a stall of the client counts as latency too.
- */
-function stampedBody(seq: number, dueAtWallMs: number): Uint8Array {
-  const body = new Uint8Array(128);
-  const view = new DataView(body.buffer);
-  view.setFloat64(0, dueAtWallMs);
-  view.setUint32(8, seq);
-  return body;
-}
-
-function readStamp(body: Uint8Array): { sentAt: number; seq: number } {
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  return { sentAt: view.getFloat64(0), seq: view.getUint32(8) };
-}
-
-/** Sequence numbers from here on mark warm-up messages. */
-const WARM_UP_SEQ = 0x80000000;
-
-/** Tracks which sequence numbers one subscriber has seen. */
-class Receiver {
-  readonly seen: Uint8Array;
-  received = 0;
-  duplicates = 0;
-  outOfOrder = 0;
-  warmUps = 0;
-  private lastId = 0;
-  constructor(expected: number) {
-    this.seen = new Uint8Array(expected);
-  }
-  /** `seq` from the body says which message it is; ids must only grow on a subscription. */
-  take(seq: number, id: number): void {
-    if (id <= this.lastId) this.outOfOrder += 1;
-    this.lastId = id;
-    if (this.seen[seq]) this.duplicates += 1;
-    else {
-      this.seen[seq] = 1;
-      this.received += 1;
-    }
-  }
-}
+import { Receiver, readStamp, stampedBody, WARM_UP_SEQ } from "../stamp.js";
 
 interface DeliveryParams {
   readonly scenario: string;
