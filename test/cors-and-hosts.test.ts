@@ -39,7 +39,7 @@ describe("CORS_ORIGINS and ALLOWED_HOSTS from the environment", () => {
 
   it("without auth, defaults to any origin; with auth and nothing listed, to none", () => {
     assert.deepEqual(loadConfig({}).cors, { mode: "any" });
-    assert.deepEqual(loadConfig({ AUTH_JWT_SECRET: "s" }).cors, { mode: "list", origins: new Set() });
+    assert.deepEqual(loadConfig({ AUTH_JWT_SECRET: "s".repeat(32) }).cors, { mode: "list", origins: new Set() });
   });
 
   it("accepts exact origins only: never 'null', a path or a mix with '*'", () => {
@@ -117,7 +117,7 @@ describe("CORS with no list and auth off (development)", () => {
 });
 
 describe("CORS with auth on and no list", () => {
-  const suite = gatewayForSuite("memory", { cors: loadConfig({ AUTH_JWT_SECRET: "s" }).cors });
+  const suite = gatewayForSuite("memory", { cors: loadConfig({ AUTH_JWT_SECRET: "s".repeat(32) }).cors });
 
   it("grants no cross-origin access at all", async () => {
     const answer = await preflight(suite.gateway.httpPort, "https://app.example.com");

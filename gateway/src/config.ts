@@ -109,9 +109,10 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     drainDelayMs: integer(env, "DRAIN_DELAY_MS", 0),
     heapGrowingPercent: integer(env, "HEAP_GROWING_PERCENT", 300),
     patches: [...parsePatches(env.GATEWAY_PATCHES)],
-    auth: loadAuthConfig(env),
+    // Before the keys are loaded, so CORS_ORIGINS='*' with auth on is named as such.
     cors: corsPolicy(env),
     allowedHosts: allowedHosts(env),
     limits: clientLimits(env),
+    auth: loadAuthConfig(env),
   };
 }
