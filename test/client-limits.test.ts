@@ -11,6 +11,7 @@ import { parseMetrics, sumOf } from "./support/metrics.js";
 import { eventually } from "./support/node-process.js";
 import { idleConnection } from "./support/raw-calls.js";
 import { TestSubscription } from "./support/streams.js";
+import { mintToken, testAuthConfig } from "./support/tokens.js";
 
 function limits(overrides: Partial<ClientLimitsConfig>): { limits: ClientLimitsConfig } {
   return { limits: { ...DEFAULT_CLIENT_LIMITS, ...overrides } };
@@ -127,4 +128,31 @@ describe("PUBLISH_RATE_LIMIT: a token bucket per principal", () => {
   it("counts each refusal", async () => {
     assert.ok((await refusals(suite.gateway, "publish_rate")) >= 6);
   });
+});
+
+describe("PUBLISH_RATE_LIMIT with authentication: the bucket is the token's subject, not the address", () => {
+  const suite = gatewayForSuite("memory", {
+    ...limits({ publishRateLimit: 1, publishBurst: 3 }),
+    auth: testAuthConfig(),
+  });
+
+  for (const route of ["grpc", "connect"] as Route[]) {
+    it(`${route}: one user spending their burst leaves another user on the same address untouched`, async () => {
+      const alice = brokerClient(suite.gateway, route, {
+        token: await mintToken({ sub: `alice-${route}`, publish: [">"] }),
+      });
+      const bob = brokerClient(suite.gateway, route, {
+        token: await mintToken({ sub: `bob-${route}`, publish: [">"] }),
+      });
+      const publish = (client: typeof alice) =>
+        client.publish({ subject: `users-${route}`, body, expirationSeconds: 60 });
+      // A token's first call is charged to the address (it is verified inside the call): let that bucket refill.
+      await publish(alice);
+      await publish(bob);
+      await new Promise((resolve) => setTimeout(resolve, 3_100));
+      for (let i = 0; i < 3; i++) await publish(alice);
+      await rejectsWith(publish(alice), Code.ResourceExhausted, /publish rate limit/);
+      for (let i = 0; i < 3; i++) await publish(bob);
+    });
+  }
 });

@@ -18,6 +18,12 @@ export interface Authenticator {
    * this is the per-call path of every RPC.
    */
   as<T>(authorization: string | undefined, call: (caller: Caller) => Promise<T>): Promise<T>;
+  /**
+   * The `sub` of a header's token if it was verified before and has not
+   * expired, else undefined; never verifies (the limits ask this before the
+   * call is authenticated, to charge the token's owner rather than its address).
+   */
+  verifiedSubject(authorization: string | undefined): string | undefined;
   /** False for an open gateway, which ignores any header. */
   readonly enabled: boolean;
 }
@@ -27,6 +33,7 @@ export const OPEN: Authenticator = {
   enabled: false,
   authenticate: () => Promise.resolve(ANONYMOUS),
   as: (_authorization, call) => call(ANONYMOUS),
+  verifiedSubject: () => undefined,
 };
 
 const BEARER = /^Bearer +([^ ]+) *$/i;
@@ -77,6 +84,11 @@ class TokenAuthenticator implements Authenticator {
    * client sends the same one each call, so a hit needs no parsing); throws
    * once its token has expired; undefined when not verified yet.
    */
+  verifiedSubject(authorization: string | undefined): string | undefined {
+    const cached = authorization ? this.verified.get(authorization) : undefined;
+    return cached && this.now() < cached.expiresAt ? cached.id : undefined;
+  }
+
   private known(authorization: string | undefined): Caller | undefined {
     if (!authorization) return undefined;
     const cached = this.verified.get(authorization);

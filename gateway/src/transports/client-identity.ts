@@ -11,9 +11,9 @@ export interface ClientIdentity {
 /**
  * The client of a call on either port, from its connection's peer address.
  *
- * Authentication seam: until tokens are checked, a principal is the peer's IP
- * address (so clients behind one proxy share a rate). Once a call carries a
- * verified token, its `sub` claim is the principal: pass it as `subject`.
+ * A call whose token was verified before (the authenticator's cache) is
+ * charged to the token's `sub`; otherwise, an open gateway or a token's first
+ * call, to the peer's IP address (so clients behind one proxy share a rate).
  */
 export function clientIdentity(
   remoteAddress: string | undefined,
@@ -22,6 +22,11 @@ export function clientIdentity(
 ): ClientIdentity {
   return {
     connection: peerKey(remoteAddress, remotePort),
-    principal: subject ? `sub:${subject}` : `addr:${remoteAddress ?? "unknown"}`,
+    principal: subject ? principalOf(subject) : `addr:${remoteAddress ?? "unknown"}`,
   };
+}
+
+/** The rate-limit principal of a verified token's `sub`. */
+export function principalOf(subject: string): string {
+  return `sub:${subject}`;
 }

@@ -43,7 +43,7 @@ export function connectHandler(broker: Broker, options: ConnectHandlerOptions): 
     routes: brokerRoutes(broker, options.authenticator ?? OPEN, options.log ?? SILENT_LOG),
     readMaxBytes: options.maxReceiveMessageBytes,
     // The observers first (outermost), so they see the limits' refusals with their codes.
-    interceptors: [...(options.interceptors ?? []), limitsInterceptor(options.limits)],
+    interceptors: [...(options.interceptors ?? []), limitsInterceptor(options.limits, options.authenticator)],
     contextValues: (request) => {
       const values = earlyHeadersContext(request.headers["content-type"], responses.get(request));
       const { remoteAddress, remotePort } = request.socket;

@@ -1,6 +1,8 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { Broker } from "../../../gen/broker/broker_pb.js";
+import { type Authenticator, OPEN } from "../../auth/authenticator.js";
 import type { ClientLimits } from "../../limits/client-limits.js";
+import { principalOf } from "../client-identity.js";
 import { toConnectError } from "../status.js";
 import { kClient, kRefusal } from "./call-context.js";
 
@@ -12,12 +14,15 @@ const { publish, publishBatch, subscribe } = Broker.method;
  * the call's principal, and the Subscribe stream counts, whose slot is given
  * back when the call's signal ends it.
  */
-export function limitsInterceptor(limits: ClientLimits): Interceptor {
+export function limitsInterceptor(limits: ClientLimits, auth: Authenticator = OPEN): Interceptor {
   return (next) => async (request) => {
     const refusal = request.contextValues.get(kRefusal);
     if (refusal) throw toConnectError(refusal);
-    const client = request.contextValues.get(kClient);
-    if (!client) return next(request);
+    const connectionClient = request.contextValues.get(kClient);
+    if (!connectionClient) return next(request);
+    // A token verified on an earlier call charges its owner's rate, not the address's.
+    const sub = auth.verifiedSubject(request.header.get("authorization") ?? undefined);
+    const client = sub ? { ...connectionClient, principal: principalOf(sub) } : connectionClient;
     try {
       if (request.method === publish) {
         limits.takePublish(client.principal, 1);

@@ -64,7 +64,7 @@ export class GrpcServer {
       "grpc.keepalive_timeout_ms": 10_000,
       "grpc.keepalive_permit_without_calls": 1,
       // Last: it wraps the observers, which then count its refusals.
-      interceptors: [...(options.interceptors ?? []), limitsInterceptor(options.limits, admission)],
+      interceptors: [...(options.interceptors ?? []), limitsInterceptor(options.limits, admission, options.authenticator)],
     });
     const wrap = options.wrapHandlers ?? ((implementation) => implementation);
     this.server.addService(

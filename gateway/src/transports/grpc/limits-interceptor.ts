@@ -6,6 +6,7 @@ import type {
 } from "@grpc/grpc-js";
 import { Broker } from "../../../gen/broker/broker_pb.js";
 import { deadlineExceeded, invalidArgument } from "../../core/errors.js";
+import { type Authenticator, OPEN } from "../../auth/authenticator.js";
 import type { ClientLimits, StalledRequest } from "../../limits/client-limits.js";
 import { clientIdentity } from "../client-identity.js";
 import type { ConnectionAdmission } from "../connection-admission.js";
@@ -31,10 +32,14 @@ const SUBSCRIBE = path(Broker.method.subscribe.name);
  * status here and goes no further. Installed last, so it wraps the telemetry
  * interceptor, which then counts the refusals with their codes.
  */
-export function limitsInterceptor(limits: ClientLimits, admission: ConnectionAdmission | undefined): ServerInterceptor {
+export function limitsInterceptor(
+  limits: ClientLimits,
+  admission: ConnectionAdmission | undefined,
+  auth: Authenticator = OPEN,
+): ServerInterceptor {
   // grpc-js types an interceptor's result as its own class but only calls the interface's methods.
   return (descriptor, call) =>
-    new LimitedCall(call, descriptor.path, limits, admission) as unknown as ServerInterceptingCall;
+    new LimitedCall(call, descriptor.path, limits, admission, auth) as unknown as ServerInterceptingCall;
 }
 
 /**
@@ -48,12 +53,14 @@ class LimitedCall implements ServerInterceptingCallInterface, StalledRequest {
   private listener: Listener | undefined;
   private refused = false;
   private release: (() => void) | undefined;
+  private authorization: string | undefined;
 
   constructor(
     private readonly next: ServerInterceptingCallInterface,
     private readonly method: string,
     private readonly limits: ClientLimits,
     admission: ConnectionAdmission | undefined,
+    private readonly auth: Authenticator,
   ) {
     if (admission) {
       const { remoteAddress, remotePort } = next.getConnectionInfo();
@@ -70,6 +77,8 @@ class LimitedCall implements ServerInterceptingCallInterface, StalledRequest {
   // The listener of the call beneath.
 
   onReceiveMetadata(metadata: Metadata): void {
+    const authorization = metadata.get("authorization")[0];
+    if (typeof authorization === "string") this.authorization = authorization;
     if (this.method === SUBSCRIBE) {
       try {
         this.release = this.limits.streams.open(this.client().connection);
@@ -159,7 +168,7 @@ class LimitedCall implements ServerInterceptingCallInterface, StalledRequest {
 
   private client() {
     const { remoteAddress, remotePort } = this.next.getConnectionInfo();
-    return clientIdentity(remoteAddress, remotePort);
+    return clientIdentity(remoteAddress, remotePort, this.auth.verifiedSubject(this.authorization));
   }
 
   private refuse(err: unknown): void {
