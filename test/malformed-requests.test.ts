@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { PublishRequestSchema } from "../gateway/gen/broker/broker_pb.js";
-import { compressedFlagChecked } from "../gateway/src/transports/grpc/grpc-js-internals.js";
+import { compressedFlagChecked } from "../gateway/src/patches/grpc-js-call-internals.js";
 import { brokerClient } from "./support/clients.js";
 import { gatewayForSuite } from "./support/gateway.js";
 import { grpcFrame, grpcWebStatus, rawGrpcCall, rawHttpRequest } from "./support/raw-calls.js";

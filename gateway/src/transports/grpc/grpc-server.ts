@@ -10,11 +10,11 @@ import { type Authenticator, OPEN } from "../../auth/authenticator.js";
 import type { Broker } from "../../core/broker.js";
 import { type Log, SILENT_LOG } from "../../core/log.js";
 import type { ClientLimits } from "../../limits/client-limits.js";
+import { checkCompressedFlag } from "../../patches/grpc-js-call-internals.js";
 import { useYoungStreamTablesOnGrpcServer } from "../../patches/grpc-js-http2-servers.js";
 import type { ConnectionAdmission } from "../connection-admission.js";
 import type { ConnectionRefusal } from "../connection-refusal.js";
 import { brokerGrpcService } from "./broker-service.js";
-import { checkCompressedFlag } from "./grpc-js-internals.js";
 import { limitsInterceptor } from "./limits-interceptor.js";
 import { addReflection } from "./reflection.js";
 import { brokerServiceDefinition } from "./service-definition.js";
@@ -64,7 +64,10 @@ export class GrpcServer {
       "grpc.keepalive_timeout_ms": 10_000,
       "grpc.keepalive_permit_without_calls": 1,
       // Last: it wraps the observers, which then count its refusals.
-      interceptors: [...(options.interceptors ?? []), limitsInterceptor(options.limits, admission, options.authenticator)],
+      interceptors: [
+        ...(options.interceptors ?? []),
+        limitsInterceptor(options.limits, admission, options.authenticator),
+      ],
     });
     const wrap = options.wrapHandlers ?? ((implementation) => implementation);
     this.server.addService(

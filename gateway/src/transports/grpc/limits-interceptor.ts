@@ -5,13 +5,13 @@ import type {
   ServerInterceptor,
 } from "@grpc/grpc-js";
 import { Broker } from "../../../gen/broker/broker_pb.js";
-import { deadlineExceeded, invalidArgument } from "../../core/errors.js";
 import { type Authenticator, OPEN } from "../../auth/authenticator.js";
+import { deadlineExceeded, invalidArgument } from "../../core/errors.js";
 import type { ClientLimits, StalledRequest } from "../../limits/client-limits.js";
+import { resetStreamAfterStatus } from "../../patches/grpc-js-call-internals.js";
 import { clientIdentity } from "../client-identity.js";
 import type { ConnectionAdmission } from "../connection-admission.js";
 import { toGrpcStatus } from "../status.js";
-import { resetStreamAfterStatus } from "./grpc-js-internals.js";
 import { MalformedRequest } from "./malformed-request.js";
 
 type Listener = Parameters<ServerInterceptingCallInterface["start"]>[0];
