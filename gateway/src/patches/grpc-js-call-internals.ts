@@ -3,7 +3,7 @@ import { status } from "@grpc/grpc-js";
 import * as serverInterceptors from "@grpc/grpc-js/build/src/server-interceptors.js";
 
 /**
-^ * grpc-js INTERNALS (@grpc/grpc-js 1.14.7): where this gateway reaches into grpc-js.s
+ * grpc-js INTERNALS (@grpc/grpc-js 1.14.7): where this gateway reaches into grpc-js's
  * private objects for request checks (beside the perf patches in this folder). Both
  * are guarded: where grpc-js differs, nothing happens, and
  * test/malformed-requests.test.ts and test/stalled-clients.test.ts fail.
