@@ -9,6 +9,19 @@ import { LogThrottle } from "../process/log-throttle.js";
  */
 export type StorageErrorClassifier = (err: unknown) => BrokerError | undefined;
 
+/** Socket errors of a lost or refused connection. */
+export const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+
 /** How often a repeated storage failure is logged. */
 const LOG_INTERVAL_MS = 10_000;
 

@@ -1,17 +1,5 @@
 import { type BrokerError, unavailable } from "../../core/errors.js";
-
-/** Socket errors of a lost or refused connection. */
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-]);
+import { NETWORK_CODES } from "../storage-errors.js";
 
 /** SQLSTATEs (or their class, two characters) that mean PostgreSQL cannot serve now. */
 const UNAVAILABLE_STATES: Record<string, string> = {

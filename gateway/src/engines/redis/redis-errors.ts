@@ -1,17 +1,5 @@
 import { type BrokerError, resourceExhausted, unavailable } from "../../core/errors.js";
-
-/** Socket errors of a lost or refused connection. */
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-]);
+import { NETWORK_CODES } from "../storage-errors.js";
 
 /** ioredis's own messages for a command it could not send or that got no answer. */
 const CONNECTION_LOST = new Set([
