@@ -28,6 +28,7 @@ import { AssignedIds } from "./assigned-ids.js";
 import { openConnection, RECONNECT } from "./redis-connection.js";
 import { classifyRedisError } from "./redis-errors.js";
 import { DEFAULT_SWEEPER_OPTIONS, RedisSweeper } from "./redis-sweeper.js";
+import { StorageProbe } from "./storage-probe.js";
 import { StreamReader } from "./stream-reader.js";
 import { TurnBatcher } from "./turn-batcher.js";
 import { writeRefusal } from "./write-refusals.js";
@@ -116,6 +117,7 @@ export class RedisEngine implements Engine {
   /** Counts the command connection's closes, so a pass that raced a close does not clear raiseNeeded. */
   private closes = 0;
   private raising: Promise<void> | undefined;
+  private readonly probe: StorageProbe;
   /** Concurrent appends and gets on one subject share a script call (see TurnBatcher). */
   private readonly appends = new TurnBatcher<BatchItem, StoredMessage>(
     (subject, item) => this.appendOne(subject, item.body, item.expiresAt),
@@ -182,6 +184,12 @@ export class RedisEngine implements Engine {
         ),
       );
     }
+    this.probe = new StorageProbe({
+      commands: this.commands,
+      cluster: false,
+      describe: redactedUrl(options.url),
+      readerProblem: () => this.readerProblem(),
+    });
   }
 
   append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
@@ -470,7 +478,13 @@ export class RedisEngine implements Engine {
     this.listener = listener;
   }
 
+  /** Resolves once connected and probed (so readiness is right from the start). */
   async ready(timeoutMs = 10_000): Promise<void> {
+    await this.connected(timeoutMs);
+    await this.probe.probe();
+  }
+
+  private async connected(timeoutMs: number): Promise<void> {
     if (this.commands.status === "ready") return;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -489,7 +503,20 @@ export class RedisEngine implements Engine {
     return this.commands.status === "ready";
   }
 
+  notReadyReason(): string | undefined {
+    return this.probe.notReadyReason();
+  }
+
+  private readerProblem(): string | undefined {
+    for (const reader of this.readers) {
+      const problem = reader.problem();
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+
   async close(): Promise<void> {
+    this.probe.stop();
     await this.sweeper.close();
     await Promise.all(this.readers.map((reader) => reader.close()));
     // QUIT fails when the connection is already down: then just drop it.
@@ -528,6 +555,17 @@ export class RedisEngine implements Engine {
     let hash = 0;
     for (let i = 0; i < subject.length; i++) hash = (hash * 31 + subject.charCodeAt(i)) | 0;
     return this.readers[Math.abs(hash) % this.readers.length] as StreamReader;
+  }
+}
+
+/** The URL without its password, for messages. */
+function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return url;
   }
 }
 

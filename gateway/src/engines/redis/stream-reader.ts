@@ -59,6 +59,8 @@ export class StreamReader {
   /** Set when CLIENT UNBLOCK cut the read in flight short (an empty reply that is not idleness). */
   private interrupted = false;
   private wakeIdle: (() => void) | undefined;
+  /** Consecutive failed reads and the last one's error, while reads fail. */
+  private failing: { readonly since: number; readonly count: number; readonly error: string } | undefined;
   private readonly loop: Promise<void>;
 
   constructor(
@@ -89,6 +91,18 @@ export class StreamReader {
 
   get subjectCount(): number {
     return this.cursors.size;
+  }
+
+  /**
+   * Why this reader cannot read, once its reads have failed at least
+   * `minFailures` times in a row (a single error while Redis restarts is not
+   * worth reporting); undefined while it reads.
+   */
+  problem(minFailures = 3): string | undefined {
+    const failing = this.failing;
+    if (!failing || failing.count < minFailures) return undefined;
+    const seconds = ((Date.now() - failing.since) / 1000).toFixed(1);
+    return `subscription reader failing for ${seconds} s (${failing.count} reads): ${failing.error}`;
   }
 
   async close(): Promise<void> {
@@ -136,6 +150,7 @@ export class StreamReader {
         // Nobody to tell about failures: a later follow starts a fresh streak.
         failures = 0;
         failingSince = undefined;
+        this.failing = undefined;
         await new Promise<void>((resolve) => {
           this.wakeIdle = resolve;
         });
@@ -154,6 +169,7 @@ export class StreamReader {
         }
         failures = 0;
         failingSince = undefined;
+        this.failing = undefined;
         if (reply) this.handle(reply);
         // A read idle for blockMs is a cheap moment to look for data lost
         // without a reconnect (FLUSHALL); one cut short by new subjects is not.
@@ -163,6 +179,11 @@ export class StreamReader {
         if (this.closed) break;
         failures += 1;
         failingSince ??= Date.now();
+        this.failing = {
+          since: failingSince,
+          count: failures,
+          error: err instanceof Error ? err.message : String(err),
+        };
         const error = this.errors.toBrokerError(err, "live read");
         for (const subject of [...this.cursors.keys()]) this.sink.failing(subject, error, failingSince);
         await sleep(backoffDelay(this.options.retryBackoff, failures));
