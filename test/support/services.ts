@@ -31,6 +31,14 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
 
 /** Deletes a gateway's keys: every stream under its key prefix, its subject registry and the sweep's keys. */
 export async function deleteGatewayKeys(url: string, prefix: string): Promise<void> {
+  // A gateway pointed at a replica (the readiness tests) wrote nothing there, and a replica refuses DEL.
+  const probe = new Redis(url, { protocol: 2 });
+  try {
+    const [role] = (await probe.role()) as [string];
+    if (role !== "master") return;
+  } finally {
+    probe.disconnect();
+  }
   await deleteKeys(url, prefix);
   await deleteKeys(url, subjectRegistryKey(prefix));
   const keys = new RedisKeys(prefix);
