@@ -39,6 +39,9 @@ export class Archiver {
   private readonly hotWindow: HotWindow;
   private readonly copier: Copier;
   private stopping = false;
+  /** Passes failed in a row, and when the last pass succeeded (or the archiver started). */
+  private failures = 0;
+  private lastSuccessAt = Date.now();
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
 
@@ -87,9 +90,21 @@ export class Archiver {
     this.stats = this.copier.stats;
   }
 
-  /** Age in seconds of the oldest message not yet archived (0 when caught up); see Copier.lagSeconds. */
+  /**
+   * Age in seconds of the oldest message not yet archived (0 when caught up);
+   * see Copier.lagSeconds. While passes fail the archiver may not even be
+   * able to look (Redis answering CROSSSLOT or MOVED, say), so the lag is then
+   * at least the time since the last pass that succeeded: it rises instead of
+   * standing still at its last reading.
+   */
   lagSeconds(now = Date.now()): number {
-    return this.copier.lagSeconds(now);
+    const looked = this.copier.lagSeconds(now);
+    return this.failures > 0 ? Math.max(looked, (now - this.lastSuccessAt) / 1000) : looked;
+  }
+
+  /** Passes failed in a row (0 while they succeed). */
+  get failingPasses(): number {
+    return this.failures;
   }
 
   start(): void {
@@ -107,7 +122,6 @@ export class Archiver {
   }
 
   private async run(): Promise<void> {
-    let failures = 0;
     let prepared = false;
     let nextRetention = 0;
     while (!this.stopping) {
@@ -127,12 +141,14 @@ export class Archiver {
           );
           nextRetention = Date.now() + this.config.retentionIntervalMs;
         }
-        if (failures > 0) this.log("info", "archiver recovered", { afterFailures: failures });
-        failures = 0;
+        if (this.failures > 0) this.log("info", "archiver recovered", { afterFailures: this.failures });
+        this.failures = 0;
+        this.lastSuccessAt = Date.now();
         // A full batch means more is waiting: go again at once.
         if (read < this.config.batchSize) await this.sleep(this.config.idleMs);
       } catch (err) {
-        failures += 1;
+        this.failures += 1;
+        const failures = this.failures;
         const delay = Math.min(100 * 2 ** Math.min(failures, 16), this.config.maxBackoffMs);
         this.log("warn", "archiver pass failed; retrying", { error: String(err), failures, retryInMs: delay });
         // The lag must show the backlog growing while PostgreSQL is down, even

@@ -24,6 +24,7 @@ try {
   const metricsServer: MetricsServer = await serveMetrics(
     () => {
       metrics.lagSeconds.set(archiver.lagSeconds());
+      metrics.failingPasses.set(archiver.failingPasses);
       return registry();
     },
     config.metricsPort,

@@ -12,6 +12,8 @@ export class ArchiverMetrics {
   /** Rows per batch written to PostgreSQL. */
   readonly batchRows: Histogram;
   readonly rowsArchived: Counter;
+  /** Passes failed in a row; 0 while passes succeed. */
+  readonly failingPasses: Gauge;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -30,6 +32,11 @@ export class ArchiverMetrics {
     this.rowsArchived = new Counter({
       name: ARCHIVER_METRICS.rowsArchived,
       help: "Rows written to PostgreSQL.",
+      registers,
+    });
+    this.failingPasses = new Gauge({
+      name: ARCHIVER_METRICS.failingPasses,
+      help: "Archiver passes failed in a row (0 while passes succeed).",
       registers,
     });
   }

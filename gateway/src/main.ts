@@ -20,6 +20,11 @@ async function runGateway(config: GatewayConfig, isWorker: boolean): Promise<voi
     ? undefined
     : await serveMetrics(registrySource(gateway.metrics.registry), config.metricsPort, config.host);
   if (isWorker) answerClusterMetrics([gateway.metrics.registry]);
+  // Readiness that turns false says why (a replica, a cluster node, readers failing…).
+  gateway.health.watch(({ ready, reason }) => {
+    if (ready) logger.info("ready");
+    else logger.warn({ reason }, "not ready");
+  });
   logger.info(
     {
       grpcPort: gateway.grpcPort,

@@ -17,11 +17,13 @@ export class PrivateRedis {
     readonly port: number,
     readonly dir: string,
     private readonly appendonly: boolean,
+    private readonly extraArgs: readonly string[],
   ) {}
 
-  static async start(options: { appendonly?: boolean } = {}): Promise<PrivateRedis> {
+  /** `args`: more redis-server options, e.g. ["--cluster-enabled", "yes"]. */
+  static async start(options: { appendonly?: boolean; args?: readonly string[] } = {}): Promise<PrivateRedis> {
     const dir = mkdtempSync(path.join(os.tmpdir(), "broker-test-redis-"));
-    const redis = new PrivateRedis(await freePort(), dir, options.appendonly ?? false);
+    const redis = new PrivateRedis(await freePort(), dir, options.appendonly ?? false, options.args ?? []);
     await redis.startServer();
     return redis;
   }
@@ -51,7 +53,7 @@ export class PrivateRedis {
   async startServer(): Promise<void> {
     if (this.child) return;
     const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--save", ""];
-    args.push("--appendonly", this.appendonly ? "yes" : "no", "--appendfsync", "always");
+    args.push("--appendonly", this.appendonly ? "yes" : "no", "--appendfsync", "always", ...this.extraArgs);
     const child = spawn("redis-server", args, { stdio: "ignore" });
     this.child = child;
     const failed = new Promise<never>((_, reject) => {

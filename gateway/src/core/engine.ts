@@ -72,5 +72,11 @@ export interface Engine {
   ready(): Promise<void>;
   /** Whether storage is reachable right now (readiness probes); absent means always. */
   isReachable?(): boolean;
+  /**
+   * Why storage cannot serve right now (unreachable, a replica, a cluster
+   * node spoken to as standalone, live reads failing…), or undefined when it
+   * can; readiness probes report it. Absent means always ready.
+   */
+  notReadyReason?(): string | undefined;
   close(): Promise<void>;
 }

@@ -27,6 +27,25 @@ export class HealthState {
   readiness(): Readiness {
     if (this.draining || !this.broker.isAccepting) return { ready: false, reason: "draining" };
     if (this.engine.isReachable && !this.engine.isReachable()) return { ready: false, reason: "storage unreachable" };
+    const problem = this.engine.notReadyReason?.();
+    if (problem) return { ready: false, reason: problem };
     return { ready: true, reason: "ok" };
+  }
+
+  /**
+   * Calls `changed` whenever readiness changes (looked at every `intervalMs`),
+   * so a gateway that stops being ready says why in its log; returns a stop
+   * function.
+   */
+  watch(changed: (readiness: Readiness) => void, intervalMs = 1_000): () => void {
+    let last = this.readiness();
+    if (!last.ready) changed(last);
+    const timer = setInterval(() => {
+      const now = this.readiness();
+      if (now.ready !== last.ready || now.reason !== last.reason) changed(now);
+      last = now;
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 }

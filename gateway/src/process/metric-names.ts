@@ -46,6 +46,8 @@ export const ARCHIVER_METRICS = {
   batchRows: "broker_archiver_batch_rows",
   /** Counter: rows written to PostgreSQL. */
   rowsArchived: "broker_archiver_rows_archived_total",
+  /** Gauge: passes failed in a row (0 while passes succeed): Redis or PostgreSQL cannot be read or written. */
+  failingPasses: "broker_archiver_failing_passes",
 } as const;
 
 /** Go's names for gRPC status codes, as go-grpc-prometheus puts them in grpc_code. */

@@ -110,6 +110,14 @@ export class ArchiveBackedEngine implements Engine {
     this.hot.setListener(listener);
   }
 
+  isReachable(): boolean {
+    return this.hot.isReachable?.() ?? true;
+  }
+
+  notReadyReason(): string | undefined {
+    return this.hot.notReadyReason?.();
+  }
+
   /** Only the hot engine must be up to serve: the archive may come later. */
   ready(): Promise<void> {
     return this.hot.ready();

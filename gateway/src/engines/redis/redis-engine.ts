@@ -13,6 +13,7 @@ import {
   parseEntryId,
 } from "../../storage/stream-entry.js";
 import { corked } from "./corked.js";
+import { StorageProbe } from "./storage-probe.js";
 import { StreamReader } from "./stream-reader.js";
 import { TurnBatcher } from "./turn-batcher.js";
 
@@ -84,6 +85,7 @@ export class RedisEngine implements Engine {
   private readonly commands: Redis;
   private readonly keys: RedisKeys;
   private readonly readers: StreamReader[] = [];
+  private readonly probe: StorageProbe;
   private listener: FeedListener = { messages() {}, lost() {} };
   /** Concurrent appends and gets on one subject share a script call (see TurnBatcher). */
   private readonly appends = new TurnBatcher<BatchItem, StoredMessage>(
@@ -130,6 +132,12 @@ export class RedisEngine implements Engine {
         ),
       );
     }
+    this.probe = new StorageProbe({
+      commands: this.commands,
+      cluster: false,
+      describe: redactedUrl(options.url),
+      readerProblem: () => this.readerProblem(),
+    });
   }
 
   append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
@@ -267,7 +275,13 @@ export class RedisEngine implements Engine {
     this.listener = listener;
   }
 
+  /** Resolves once connected and probed (so readiness is right from the start). */
   async ready(timeoutMs = 10_000): Promise<void> {
+    await this.connected(timeoutMs);
+    await this.probe.probe();
+  }
+
+  private async connected(timeoutMs: number): Promise<void> {
     if (this.commands.status === "ready") return;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -286,7 +300,20 @@ export class RedisEngine implements Engine {
     return this.commands.status === "ready";
   }
 
+  notReadyReason(): string | undefined {
+    return this.probe.notReadyReason();
+  }
+
+  private readerProblem(): string | undefined {
+    for (const reader of this.readers) {
+      const problem = reader.problem();
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+
   async close(): Promise<void> {
+    this.probe.stop();
     await Promise.all(this.readers.map((reader) => reader.close()));
     await this.commands.quit().catch(() => this.commands.disconnect());
   }
@@ -308,6 +335,17 @@ export class RedisEngine implements Engine {
     let hash = 0;
     for (let i = 0; i < subject.length; i++) hash = (hash * 31 + subject.charCodeAt(i)) | 0;
     return this.readers[Math.abs(hash) % this.readers.length] as StreamReader;
+  }
+}
+
+/** The URL without its password, for messages. */
+function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return url;
   }
 }
 

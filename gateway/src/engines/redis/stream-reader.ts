@@ -48,6 +48,8 @@ export class StreamReader {
   /** Set when CLIENT UNBLOCK cut the read in flight short (an empty reply that is not idleness). */
   private interrupted = false;
   private wakeIdle: (() => void) | undefined;
+  /** Consecutive failed reads and the last one's error, while reads fail. */
+  private failing: { readonly since: number; readonly count: number; readonly error: string } | undefined;
   private readonly loop: Promise<void>;
 
   constructor(
@@ -76,6 +78,18 @@ export class StreamReader {
 
   get subjectCount(): number {
     return this.cursors.size;
+  }
+
+  /**
+   * Why this reader cannot read, once its reads have failed at least
+   * `minFailures` times in a row (a single error while Redis restarts is not
+   * worth reporting); undefined while it reads.
+   */
+  problem(minFailures = 3): string | undefined {
+    const failing = this.failing;
+    if (!failing || failing.count < minFailures) return undefined;
+    const seconds = ((Date.now() - failing.since) / 1000).toFixed(1);
+    return `subscription reader failing for ${seconds} s (${failing.count} reads): ${failing.error}`;
   }
 
   async close(): Promise<void> {
@@ -118,6 +132,7 @@ export class StreamReader {
     let failures = 0;
     while (!this.closed) {
       if (this.cursors.size === 0) {
+        this.failing = undefined;
         await new Promise<void>((resolve) => {
           this.wakeIdle = resolve;
         });
@@ -129,14 +144,20 @@ export class StreamReader {
         if (this.verifyCursors) await this.checkForLostStreams();
         const reply = await this.read();
         failures = 0;
+        this.failing = undefined;
         if (reply) this.handle(reply);
         // A read idle for blockMs is a cheap moment to look for data lost
         // without a reconnect (FLUSHALL); one cut short by new subjects is not.
         else if (!this.interrupted) this.verifyCursors = true;
         this.interrupted = false;
-      } catch {
+      } catch (err) {
         if (this.closed) break;
         failures += 1;
+        this.failing = {
+          since: this.failing?.since ?? Date.now(),
+          count: failures,
+          error: err instanceof Error ? err.message : String(err),
+        };
         await sleep(Math.min(50 * 2 ** failures, this.options.maxRetryDelayMs));
       }
     }
