@@ -30,7 +30,7 @@ describe("Fetch through the PostgreSQL archive", () => {
       )
     ).map((row) => Number(row.id));
   /** Entries left in Redis for `subject`. */
-  const streamLength = (subject: string) => harness.redis.xlen(harness.prefix + subject);
+  const streamLength = (subject: string) => harness.redis.xlen(harness.keys.stream(subject));
 
   before(async () => {
     harness = await startArchivedGateway(
@@ -69,9 +69,9 @@ describe("Fetch through the PostgreSQL archive", () => {
     // This Fetch teaches the gateway that ids up to 5 have left Redis.
     await rejectsWith(client.fetch({ subject, id: 2n }), Code.InvalidArgument, /no longer retained/);
     // Redis loses the stream and id 3 is assigned again (what a reused id looks like in Redis).
-    await harness.redis.del(harness.prefix + subject);
+    await harness.redis.del(harness.keys.stream(subject));
     const now = Date.now();
-    await harness.redis.xadd(harness.prefix + subject, "0-3", "b", "reused", "t", now, "x", now + 600_000);
+    await harness.redis.xadd(harness.keys.stream(subject), "0-3", "b", "reused", "t", now, "x", now + 600_000);
     const fetched = await client.fetch({ subject, id: 3n });
     assert.equal(text(fetched.body), "reused", "what Redis holds, not a stale 'no longer retained'");
   });

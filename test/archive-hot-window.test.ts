@@ -19,9 +19,9 @@ describe("the hot window the archiver leaves in Redis", () => {
     for (let i = 1; i <= 20; i++) await client.publish({ subject, body: bytes(`h${i}`), expirationSeconds: 600 });
     await waitArchivedThrough(harness.database.url, subject, 20);
     await sleep(Math.max(0, publishedAt + 300 - Date.now()));
-    assert.equal(await harness.redis.xlen(harness.prefix + subject), 20, "young messages stay in Redis");
+    assert.equal(await harness.redis.xlen(harness.keys.stream(subject)), 20, "young messages stay in Redis");
     await eventually(
-      async () => (await harness.redis.xlen(harness.prefix + subject)) === 3,
+      async () => (await harness.redis.xlen(harness.keys.stream(subject))) === 3,
       5_000,
       "for the trim once they aged",
     );

@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type BrokerClient, brokerClient } from "./support/clients.js";
 import { ENGINES, startGateway } from "./support/gateway.js";
 import { spawnGateway } from "./support/gateway-process.js";
-import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
+import { deleteGatewayKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { bytes, sleep, text } from "./support/streams.js";
 
 const unknownId = (err: unknown) => err instanceof ConnectError && /unknown id/.test(err.rawMessage);
@@ -91,7 +91,7 @@ describe("idempotent publish across two gateway processes on one Redis", () => {
       }
     } finally {
       await one.process.stop();
-      await deleteKeys(REDIS_URL, prefix);
+      await deleteGatewayKeys(REDIS_URL, prefix);
     }
   });
 });

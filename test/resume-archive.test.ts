@@ -26,12 +26,12 @@ describe("resuming from ids that only the archive still holds", () => {
       await client.publish({ subject, body: bytes(`m${i}`), expirationSeconds: i === 31 ? 0 : 600 });
     }
     await eventually(
-      async () => (await harness.redis.xlen(harness.prefix + subject)) <= 5,
+      async () => (await harness.redis.xlen(harness.keys.stream(subject))) <= 5,
       15_000,
       "for archiving and trimming",
     );
     const first = Number(
-      (await harness.redis.xrange(harness.prefix + subject, "-", "+", "COUNT", 1))[0]?.[0]?.split("-")[1],
+      (await harness.redis.xrange(harness.keys.stream(subject), "-", "+", "COUNT", 1))[0]?.[0]?.split("-")[1],
     );
     assert.ok(first > 31, `Redis no longer holds id 10..31 (first is ${first})`);
 

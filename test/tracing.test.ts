@@ -7,7 +7,7 @@ import { tracingEnabled } from "../gateway/src/process/tracing-env.js";
 import { type BrokerClient, brokerClient, type Route } from "./support/clients.js";
 import { eventually, freePort, ROOT, type RunningProcess, startNode } from "./support/node-process.js";
 import { OtlpReceiver, type ReceivedSpan } from "./support/otlp-receiver.js";
-import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
+import { deleteGatewayKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { bytes } from "./support/streams.js";
 
 const REGISTER = "./gateway/src/process/register-tracing.ts";
@@ -52,7 +52,7 @@ describe("traces exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set", ()
   after(async () => {
     await gateway?.stop();
     await receiver.close();
-    await deleteKeys(REDIS_URL, prefix);
+    await deleteGatewayKeys(REDIS_URL, prefix);
   });
 
   async function publishTraced(

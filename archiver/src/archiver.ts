@@ -1,7 +1,8 @@
-import { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import pg from "pg";
 import { RedisKeys } from "../../gateway/src/storage/redis-keys.js";
 import { defineScripts } from "../../gateway/src/storage/redis-scripts.js";
+import { connectCommands } from "../../gateway/src/storage/redis-target.js";
 import { BatchTracer } from "./batch-tracer.js";
 import { BulkRedis } from "./bulk-redis.js";
 import type { ArchiverConfig } from "./config.js";
@@ -31,7 +32,7 @@ export class Archiver {
   readonly stats: CopyStats;
   trimmed = 0;
   expiredDeleted = 0;
-  private readonly redis: Redis;
+  private readonly redis: Redis | Cluster;
   /** The bulk reads' own connection (bulk-redis.ts); undefined: ioredis does them too. */
   private readonly bulk: BulkRedis | undefined;
   private readonly pool: pg.Pool;
@@ -54,7 +55,7 @@ export class Archiver {
     private readonly log: Log = () => {},
     options: { metrics?: ArchiverMetrics; tracing?: boolean } = {},
   ) {
-    this.redis = new Redis(config.redisUrl, {
+    this.redis = connectCommands(config.redisTarget, {
       protocol: 2,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
@@ -74,10 +75,14 @@ export class Archiver {
     this.pool.on("error", () => {});
     this.discovery = new SubjectDiscovery(this.redis, new RedisKeys(config.keyPrefix), config.discoveryIntervalMs);
     this.hotWindow = new HotWindow(this.redis, config);
-    this.bulk = BulkRedis.forUrl(config.redisUrl, {
-      commandTimeoutMs: COMMAND_TIMEOUT_MS,
-      connectionName: "broker-archiver-bulk",
-    });
+    // On a cluster the bulk reads stay on ioredis (pipelined per partition, so per node).
+    this.bulk =
+      config.redisTarget.kind === "standalone"
+        ? BulkRedis.forUrl(config.redisTarget.url, {
+            commandTimeoutMs: COMMAND_TIMEOUT_MS,
+            connectionName: "broker-archiver-bulk",
+          })
+        : undefined;
     this.copier = new Copier(
       new StreamReads(this.redis, new RedisKeys(config.keyPrefix), this.bulk),
       this.pool,

@@ -1,8 +1,12 @@
 import { type Env, integer } from "../../gateway/src/process/env.js";
 import { DEFAULT_KEY_PREFIX } from "../../gateway/src/storage/redis-keys.js";
+import { type RedisTarget, redisTargetFromEnv } from "../../gateway/src/storage/redis-target.js";
 
 /** Everything the archiver reads from the environment; README "Archive (PostgreSQL)" lists each variable. */
 export interface ArchiverConfig {
+  /** REDIS_URL (default redis://127.0.0.1:6379), or REDIS_CLUSTER_NODES for Redis Cluster. */
+  readonly redisTarget: RedisTarget;
+  /** The standalone URL, or a description of the cluster (logs). */
   readonly redisUrl: string;
   readonly databaseUrl: string;
   /** Must equal the gateways' REDIS_KEY_PREFIX. */
@@ -32,8 +36,10 @@ export interface ArchiverConfig {
 }
 
 export function loadArchiverConfig(env: Env = process.env): ArchiverConfig {
+  const redisTarget = redisTargetFromEnv(env) ?? { kind: "standalone", url: "redis://127.0.0.1:6379" };
   return {
-    redisUrl: env.REDIS_URL || "redis://127.0.0.1:6379",
+    redisTarget,
+    redisUrl: redisTarget.kind === "standalone" ? redisTarget.url : `cluster ${env.REDIS_CLUSTER_NODES}`,
     databaseUrl: env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres",
     keyPrefix: env.REDIS_KEY_PREFIX || DEFAULT_KEY_PREFIX,
     batchSize: integer(env, "ARCHIVE_BATCH_SIZE", 5_000, 1),

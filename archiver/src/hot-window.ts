@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { RedisKeys } from "../../gateway/src/storage/redis-keys.js";
 import { entryId } from "../../gateway/src/storage/stream-entry.js";
 
@@ -40,7 +40,7 @@ export class HotWindow {
   private readonly keys: RedisKeys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly options: HotWindowOptions,
   ) {
     this.keys = new RedisKeys(options.keyPrefix);
@@ -67,23 +67,32 @@ export class HotWindow {
 
   /** Trims every subject past its hot window; returns the number of entries removed. */
   async trim(now = Date.now()): Promise<number> {
-    const pipeline = this.redis.pipeline();
-    let commands = 0;
+    const trims: { subject: string; bound: number }[] = [];
     for (const [subject, window] of this.subjects) {
       const bound = this.trimBound(window, now);
       if (bound <= window.trimmedThrough) continue;
-      pipeline.xtrim(this.keys.stream(subject), "MINID", entryId(bound + 1));
+      trims.push({ subject, bound });
       window.trimmedThrough = bound;
       window.checkpoints = window.checkpoints.filter((checkpoint) => checkpoint.id > bound);
-      commands += 1;
     }
-    if (commands === 0) return 0;
-    let removed = 0;
-    for (const [err, count] of (await pipeline.exec()) ?? []) {
-      if (err) throw err;
-      removed += Number(count);
-    }
-    return removed;
+    if (trims.length === 0) return 0;
+    // One pipeline per key partition: on a cluster a pipeline must stay on one node.
+    const counts = await Promise.all(
+      this.keys
+        .groupByPartition(trims, (trim) => trim.subject)
+        .map(async (group) => {
+          const pipeline = this.redis.pipeline();
+          for (const { subject, bound } of group)
+            pipeline.xtrim(this.keys.stream(subject), "MINID", entryId(bound + 1));
+          let removed = 0;
+          for (const [err, count] of (await pipeline.exec()) ?? []) {
+            if (err) throw err;
+            removed += Number(count);
+          }
+          return removed;
+        }),
+    );
+    return counts.reduce((sum, count) => sum + count, 0);
   }
 
   private trimBound(window: SubjectWindow, now: number): number {

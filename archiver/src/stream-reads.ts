@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import type { RedisKeys } from "../../gateway/src/storage/redis-keys.js";
 import { entryId, FIELD_PUBLISHED_AT, parseEntryId } from "../../gateway/src/storage/stream-entry.js";
 import type { BulkRedis } from "./bulk-redis.js";
@@ -10,13 +10,19 @@ export type XRangeReply = [id: Buffer, fields: Buffer[]][];
 const CHUNK = 1000;
 
 /**
+ * Every command naming several subjects (XREAD), and every pipeline, covers
+ * the subjects of one key partition only: on Redis Cluster a partition is
+ * one hash slot (redis-keys.ts), so the command or pipeline goes to one node.
+ */
+
+/**
  * What the copier reads from Redis: which subjects have new entries, their
  * last ids, and the entries themselves. Replies stay Buffers; the copier
  * decodes only what it archives.
  */
 export class StreamReads {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly keys: RedisKeys,
     /** Where the bulk XRANGEs go when set (bulk-redis.ts); else ioredis. */
     private readonly bulk?: BulkRedis,
@@ -35,8 +41,7 @@ export class StreamReads {
   ): Promise<{ active: string[]; oldest: number | undefined }> {
     const active: string[] = [];
     let oldest = Number.POSITIVE_INFINITY;
-    for (let start = 0; start < subjects.length; start += CHUNK) {
-      const chunk = subjects.slice(start, start + CHUNK);
+    for (const chunk of this.chunks(subjects, (subject) => subject)) {
       const reply = (await this.redis.xreadBuffer(
         "COUNT",
         1,
@@ -54,20 +59,33 @@ export class StreamReads {
     return { active, oldest: Number.isFinite(oldest) ? oldest : undefined };
   }
 
-  /** The last id ever assigned per subject (survives trimming). */
+  /** The last id ever assigned per subject (survives trimming), in the order of `subjects`. */
   async lastIds(subjects: readonly string[]): Promise<number[]> {
-    const ids: number[] = [];
-    for (let start = 0; start < subjects.length; start += CHUNK) {
-      const pipeline = this.redis.pipeline();
-      for (const subject of subjects.slice(start, start + CHUNK)) {
-        (pipeline as unknown as { brokerLastId(key: string): void }).brokerLastId(this.keys.stream(subject));
-      }
-      for (const [err, raw] of (await pipeline.exec()) ?? []) {
-        if (err) throw err;
-        ids.push(parseEntryId(raw as string));
-      }
+    const ids = new Map<string, number>();
+    const indexed = subjects.map((subject, index) => ({ subject, index }));
+    await Promise.all(
+      this.chunks(indexed, (item) => item.subject).map(async (chunk) => {
+        const pipeline = this.redis.pipeline();
+        for (const { subject } of chunk) {
+          (pipeline as unknown as { brokerLastId(key: string): void }).brokerLastId(this.keys.stream(subject));
+        }
+        const replies = (await pipeline.exec()) ?? [];
+        replies.forEach(([err, raw], i) => {
+          if (err) throw err;
+          ids.set((chunk[i] as { subject: string }).subject, parseEntryId(raw as string));
+        });
+      }),
+    );
+    return subjects.map((subject) => ids.get(subject) as number);
+  }
+
+  /** `items` in groups of one partition each, at most CHUNK long. */
+  private chunks<T>(items: readonly T[], subjectOf: (item: T) => string): T[][] {
+    const chunks: T[][] = [];
+    for (const group of this.keys.groupByPartition(items, subjectOf)) {
+      for (let start = 0; start < group.length; start += CHUNK) chunks.push(group.slice(start, start + CHUNK));
     }
-    return ids;
+    return chunks;
   }
 
   /** Up to `count` entries after `after`, per subject, in one pipeline. */
@@ -78,12 +96,20 @@ export class StreamReads {
     if (this.bulk) {
       return (await this.bulk.call(from.map((f) => ["XRANGE", ...range(f)]))) as XRangeReply[];
     }
-    const pipeline = this.redis.pipeline();
-    for (const f of from) pipeline.xrangeBuffer(...range(f));
-    return ((await pipeline.exec()) ?? []).map(([err, reply]) => {
-      if (err) throw err;
-      return reply as XRangeReply;
-    });
+    const replies = new Map<(typeof from)[number], XRangeReply>();
+    await Promise.all(
+      this.keys
+        .groupByPartition(from, (f) => f.subject)
+        .map(async (group) => {
+          const pipeline = this.redis.pipeline();
+          for (const f of group) pipeline.xrangeBuffer(...range(f));
+          ((await pipeline.exec()) ?? []).forEach(([err, reply], i) => {
+            if (err) throw err;
+            replies.set(group[i] as (typeof from)[number], reply as XRangeReply);
+          });
+        }),
+    );
+    return from.map((f) => replies.get(f) as XRangeReply);
   }
 }
 

@@ -5,6 +5,7 @@ import { DEFAULT_MEMORY_OPTIONS } from "./engines/memory/memory-engine.js";
 import { DEFAULT_REDIS_OPTIONS } from "./engines/redis/redis-engine.js";
 import { type Env, integer, onOff } from "./process/env.js";
 import { DEFAULT_KEY_PREFIX } from "./storage/redis-keys.js";
+import { type NodeAddress, parseClusterNodes } from "./storage/redis-target.js";
 
 /** Everything the gateway reads from the environment; README lists each variable. */
 export interface GatewayConfig {
@@ -13,6 +14,8 @@ export interface GatewayConfig {
   readonly httpPort: number;
   /** Unset: the embedded memory engine. */
   readonly redisUrl: string | undefined;
+  /** Redis Cluster (REDIS_CLUSTER_NODES, wins over REDIS_URL): some of its nodes. */
+  readonly redisClusterNodes: readonly NodeAddress[] | undefined;
   readonly redisKeyPrefix: string;
   readonly redisMaxLenPerSubject: number;
   readonly redisReaderConnections: number;
@@ -46,11 +49,13 @@ export interface GatewayConfig {
 
 export function loadConfig(env: Env = process.env): GatewayConfig {
   const redisUrl = env.REDIS_URL || undefined;
+  const redisClusterNodes = env.REDIS_CLUSTER_NODES?.trim() ? parseClusterNodes(env.REDIS_CLUSTER_NODES) : undefined;
   return {
     host: env.HOST || "0.0.0.0",
     grpcPort: integer(env, "GRPC_PORT", 50051),
     httpPort: integer(env, "HTTP_PORT", 8080),
     redisUrl,
+    redisClusterNodes,
     redisKeyPrefix: env.REDIS_KEY_PREFIX || DEFAULT_KEY_PREFIX,
     redisMaxLenPerSubject: integer(env, "REDIS_MAXLEN", DEFAULT_REDIS_OPTIONS.maxLenPerSubject, 1),
     redisReaderConnections: integer(env, "REDIS_READERS", DEFAULT_REDIS_OPTIONS.readerConnections, 1),
@@ -74,7 +79,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     idempotencyWindowSeconds: integer(env, "IDEMPOTENCY_WINDOW_SECONDS", 120, 1),
     maxBatchMessages: integer(env, "MAX_BATCH_MESSAGES", 10_000, 1),
     maxRequestBytes: integer(env, "MAX_REQUEST_BYTES", 16 * 1024 * 1024, 1),
-    workers: redisUrl ? integer(env, "WORKERS", os.availableParallelism(), 1) : 1,
+    workers: redisUrl || redisClusterNodes ? integer(env, "WORKERS", os.availableParallelism(), 1) : 1,
     shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0),
     console: onOff(env, "CONSOLE", true),
     metricsPort: integer(env, "METRICS_PORT", 9464),

@@ -29,7 +29,7 @@ const REQUEST_OVERHEAD_BYTES = 64 * 1024;
 const DRAIN_GRACE_MS = 250;
 
 export function createEngine(config: GatewayConfig, instrument?: RedisEngineOptions["instrument"]): Engine {
-  if (!config.redisUrl) {
+  if (!config.redisUrl && !config.redisClusterNodes) {
     return new MemoryEngine({
       ...DEFAULT_MEMORY_OPTIONS,
       maxRetainedBytes: config.memoryMaxBytes,
@@ -41,7 +41,7 @@ export function createEngine(config: GatewayConfig, instrument?: RedisEngineOpti
     : undefined;
   const redis = new RedisEngine({
     ...DEFAULT_REDIS_OPTIONS,
-    url: config.redisUrl,
+    ...(config.redisClusterNodes ? { clusterNodes: config.redisClusterNodes } : { url: config.redisUrl }),
     keyPrefix: config.redisKeyPrefix,
     maxLenPerSubject: config.redisMaxLenPerSubject,
     readerConnections: config.redisReaderConnections,

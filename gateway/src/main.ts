@@ -30,7 +30,7 @@ async function runGateway(config: GatewayConfig, isWorker: boolean): Promise<voi
       grpcPort: gateway.grpcPort,
       httpPort: gateway.httpPort,
       metricsPort: metricsServer?.port,
-      engine: config.redisUrl ? "redis" : "memory",
+      engine: config.redisClusterNodes ? "redis-cluster" : config.redisUrl ? "redis" : "memory",
     },
     "gateway listening",
   );

@@ -9,6 +9,7 @@ import pg from "pg";
 import { Archiver } from "../../archiver/src/archiver.js";
 import { loadArchiverConfig } from "../../archiver/src/config.js";
 import type { GatewayConfig } from "../../gateway/src/config.js";
+import { RedisKeys } from "../../gateway/src/storage/redis-keys.js";
 import { startGateway } from "./gateway.js";
 import { freePort, terminate } from "./node-process.js";
 import { DATABASE_URL, REDIS_URL } from "./services.js";
@@ -97,8 +98,10 @@ export interface ArchivedGateway {
   readonly database: Awaited<ReturnType<typeof createDatabase>>;
   readonly gateway: Awaited<ReturnType<typeof startGateway>>;
   readonly archiver: Archiver;
-  /** The gateway's key prefix: a subject's stream is `prefix + subject`. */
+  /** The gateway's key prefix. */
   readonly prefix: string;
+  /** The gateway's key schema: a subject's stream is `keys.stream(subject)`. */
+  readonly keys: RedisKeys;
   /** A plain client on the shared Redis, to look at the gateway's streams. */
   readonly redis: Redis;
   /** Stops the archiver and the gateway (removing its keys) and drops the database. */
@@ -120,6 +123,7 @@ export async function startArchivedGateway(
     gateway,
     archiver,
     prefix,
+    keys: new RedisKeys(prefix),
     redis,
     stop: async () => {
       await archiver.stop();

@@ -1,10 +1,13 @@
 import { after, before } from "node:test";
 import { type GatewayConfig, loadConfig } from "../../gateway/src/config.js";
 import { Gateway } from "../../gateway/src/gateway.js";
+import { sharedTestCluster } from "./redis-cluster.js";
 import { deleteGatewayKeys, REDIS_URL, uniquePrefix } from "./services.js";
 
-export type EngineKind = "memory" | "redis";
-export const ENGINES: readonly EngineKind[] = ["memory", "redis"];
+/** "redis-cluster": a local 3-master / 3-replica Redis Cluster the test file starts (redis-cluster.ts). */
+export type EngineKind = "memory" | "redis" | "redis-cluster";
+/** The engines every contract-level suite runs on. */
+export const ENGINES: readonly EngineKind[] = ["memory", "redis", "redis-cluster"];
 
 /** Starts an in-process gateway on free loopback ports; `stop` drains it and removes its keys. */
 export async function startGateway(
@@ -18,6 +21,7 @@ export async function startGateway(
     grpcPort: 0,
     httpPort: 0,
     redisUrl: engine === "redis" ? REDIS_URL : undefined,
+    redisClusterNodes: engine === "redis-cluster" ? (await sharedTestCluster()).addresses : undefined,
     redisKeyPrefix: prefix,
     shutdownTimeoutMs: 2_000,
     ...overrides,
@@ -29,7 +33,9 @@ export async function startGateway(
     config,
     stop: async () => {
       await gateway.close();
-      if (config.redisUrl) {
+      if (config.redisClusterNodes) {
+        await deleteGatewayKeys(config.redisClusterNodes, config.redisKeyPrefix);
+      } else if (config.redisUrl) {
         await deleteGatewayKeys(config.redisUrl, config.redisKeyPrefix);
       }
     },

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
-import { subjectRegistryKey } from "../../gateway/src/storage/redis-keys.js";
+import { Cluster, Redis } from "ioredis";
+import { RedisKeys } from "../../gateway/src/storage/redis-keys.js";
+import type { NodeAddress } from "../../gateway/src/storage/redis-target.js";
 
 /**
  * The shared services of the development and CI machines. Tests use them for
@@ -14,23 +15,56 @@ export function uniquePrefix(name: string): string {
   return `test:${name}:${randomUUID().slice(0, 8)}:`;
 }
 
+/** Deletes every key matching a SCAN pattern on one node, one key at a time (any slot). */
+async function deleteMatching(redis: Redis, pattern: string): Promise<void> {
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    cursor = next;
+    await Promise.all(keys.map((key) => redis.del(key)));
+  } while (cursor !== "0");
+}
+
 /** Deletes every key under a prefix (a test's cleanup). */
 export async function deleteKeys(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url, { protocol: 2 });
   try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
+    await deleteMatching(redis, `${prefix}*`);
   } finally {
     redis.disconnect();
   }
 }
 
-/** Deletes a gateway's keys: every stream under its key prefix and its subject registry. */
-export async function deleteGatewayKeys(url: string, prefix: string): Promise<void> {
-  await deleteKeys(url, prefix);
-  await deleteKeys(url, subjectRegistryKey(prefix));
+/**
+ * Deletes a gateway's keys: every key of its subjects under its key prefix
+ * and its subject registries (redis-keys.ts), on one Redis or on every
+ * master of a cluster (`nodes`).
+ */
+export async function deleteGatewayKeys(target: string | readonly NodeAddress[], prefix: string): Promise<void> {
+  const keys = new RedisKeys(prefix);
+  const patterns = [keys.streamPattern(), keys.registryPattern()];
+  if (typeof target === "string") {
+    const redis = new Redis(target, { protocol: 2 });
+    try {
+      for (const pattern of patterns) await deleteMatching(redis, pattern);
+    } finally {
+      redis.disconnect();
+    }
+    return;
+  }
+  const cluster = new Cluster(
+    target.map((n) => ({ host: n.host, port: n.port })),
+    { redisOptions: { protocol: 2 } },
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      cluster.once("ready", resolve);
+      cluster.once("error", reject);
+    });
+    for (const node of cluster.nodes("master")) {
+      for (const pattern of patterns) await deleteMatching(node, pattern);
+    }
+  } finally {
+    cluster.disconnect();
+  }
 }

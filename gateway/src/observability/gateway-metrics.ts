@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BrokerObserver } from "../core/observer.js";
 import { BROKER_METRICS, RPC_METRICS } from "../process/metric-names.js";
@@ -188,14 +188,20 @@ export class GatewayMetrics {
    * Times every command sent on a Redis connection and counts failures. The
    * reader connections' blocking XREADs last up to their block time by design,
    * so only their errors are counted. Commands sent before the connection is
-   * ready (status "connect") are ioredis's handshake and are not counted.
+   * ready (status "connect") are ioredis's handshake and are not counted. A
+   * Cluster client is instrumented as a whole (its sendCommand routes to nodes).
    */
-  instrumentRedis = (connection: Redis, role: "commands" | "reader"): void => {
-    const send = connection.sendCommand.bind(connection);
+  instrumentRedis = (client: Redis | Cluster, role: "commands" | "reader"): void => {
+    // Both clients take the command first; the rest (stream, node) is passed on untouched.
+    const connection = client as Redis;
+    const send = connection.sendCommand.bind(connection) as (
+      command: Parameters<Redis["sendCommand"]>[0],
+      ...rest: unknown[]
+    ) => ReturnType<Redis["sendCommand"]>;
     const timed = role === "commands";
-    connection.sendCommand = (command, stream) => {
+    connection.sendCommand = (command, ...rest: unknown[]) => {
       // ioredis's own handshake (CLIENT SETINFO fails on Redis < 7.2, by design) is not ours to count.
-      if (connection.status === "connect") return send(command, stream);
+      if (connection.status === "connect") return send(command, ...rest);
       const name = command.name.toLowerCase();
       const end = timed ? this.redisSeconds.startTimer({ command: name }) : undefined;
       command.promise.then(
@@ -205,7 +211,7 @@ export class GatewayMetrics {
           this.redisErrors.inc({ command: name });
         },
       );
-      return send(command, stream);
+      return send(command, ...rest);
     };
   };
 }

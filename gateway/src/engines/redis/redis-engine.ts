@@ -1,8 +1,15 @@
-import { Redis, type RedisOptions } from "ioredis";
+import { type Cluster, Redis, type RedisOptions } from "ioredis";
 import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../../core/engine.js";
 import type { StoredMessage } from "../../core/message.js";
 import { DEFAULT_KEY_PREFIX, RedisKeys } from "../../storage/redis-keys.js";
 import { defineScripts } from "../../storage/redis-scripts.js";
+import {
+  connectCommands,
+  describeTarget,
+  isCluster,
+  type NodeAddress,
+  type RedisTarget,
+} from "../../storage/redis-target.js";
 import {
   decodeEntry,
   entryId,
@@ -13,17 +20,25 @@ import {
   parseEntryId,
 } from "../../storage/stream-entry.js";
 import { corked } from "./corked.js";
+import { ControlConnections, FixedLink, nodeConnection, SlotLink } from "./reader-links.js";
 import { StorageProbe } from "./storage-probe.js";
-import { StreamReader } from "./stream-reader.js";
+import { type ReaderLink, StreamReader } from "./stream-reader.js";
 import { TurnBatcher } from "./turn-batcher.js";
 
 export interface RedisEngineOptions {
-  readonly url: string;
+  /** One Redis; ignored when `clusterNodes` is set. */
+  readonly url?: string;
+  /** Redis Cluster: some of its nodes (the rest are discovered). */
+  readonly clusterNodes?: readonly NodeAddress[];
   /** Prefix of every key the broker writes. */
   readonly keyPrefix: string;
   /** Entries kept per subject stream (approximate MAXLEN trimming). */
   readonly maxLenPerSubject: number;
-  /** Blocking connections reading live messages, each for a share of the subjects. */
+  /**
+   * Blocking connections reading live messages, each for a share of the
+   * subjects (one Redis). On Redis Cluster there is one per key partition
+   * instead, each connected to the master serving the partition's slot.
+   */
   readonly readerConnections: number;
   /** A command that takes longer fails (UNAVAILABLE) instead of hanging. */
   readonly commandTimeoutMs: number;
@@ -34,8 +49,8 @@ export interface RedisEngineOptions {
    * only when a publish finds the subject's stream missing: new or lost.
    */
   readonly idFloor?: (subject: string) => Promise<number>;
-  /** Called with each connection the engine opens (command metrics, in practice). */
-  readonly instrument?: (connection: Redis, role: "commands" | "reader") => void;
+  /** Called with each connection (or cluster client) the engine opens (command metrics, in practice). */
+  readonly instrument?: (connection: Redis | Cluster, role: "commands" | "reader") => void;
 }
 
 type ScriptCommands = {
@@ -55,7 +70,7 @@ type ScriptCommands = {
   ): Promise<([body: Buffer, publishedAt: Buffer, expiresAt: Buffer] | null)[]>;
 };
 
-export const DEFAULT_REDIS_OPTIONS: Omit<RedisEngineOptions, "url"> = {
+export const DEFAULT_REDIS_OPTIONS: Omit<RedisEngineOptions, "url" | "clusterNodes"> = {
   keyPrefix: DEFAULT_KEY_PREFIX,
   maxLenPerSubject: 100_000,
   readerConnections: 2,
@@ -79,10 +94,15 @@ const FAIL_FAST: RedisOptions = {
 /**
  * Redis Streams: one stream per subject, written with XADD and read with
  * XRANGE; live messages come from a few StreamReaders, so the number of
- * connections per process stays fixed however many clients subscribe.
+ * connections per process stays fixed however many clients subscribe. On
+ * Redis Cluster every command goes through ioredis' Cluster client (each
+ * touches one subject, so one slot; see redis-keys.ts) and each key
+ * partition has a reader of its own on the master serving it.
  */
 export class RedisEngine implements Engine {
-  private readonly commands: Redis;
+  private readonly commands: Redis | Cluster;
+  private readonly target: RedisTarget;
+  private readonly controls: ControlConnections | undefined;
   private readonly keys: RedisKeys;
   private readonly readers: StreamReader[] = [];
   private readonly probe: StorageProbe;
@@ -103,39 +123,57 @@ export class RedisEngine implements Engine {
 
   constructor(private readonly options: RedisEngineOptions) {
     this.keys = new RedisKeys(options.keyPrefix);
-    this.commands = new Redis(options.url, {
+    this.target = options.clusterNodes
+      ? { kind: "cluster", nodes: options.clusterNodes }
+      : { kind: "standalone", url: options.url ?? "redis://127.0.0.1:6379" };
+    this.commands = connectCommands(this.target, {
       ...FAIL_FAST,
-      // No auto-pipelining: the TurnBatchers already group a turn's requests
-      // and send them on a corked socket (see corked.ts).
+      // No auto-pipelining on one Redis: the TurnBatchers already group a
+      // turn's requests and send them on a corked socket (see corked.ts). On a
+      // cluster it groups each turn's commands per node into one pipeline.
       enableAutoPipelining: false,
+      autoPipelineCluster: true,
       commandTimeout: options.commandTimeoutMs,
       connectionName: "broker-commands",
     });
     this.commands.on("error", () => {}); // surfaced per command as UNAVAILABLE
     options.instrument?.(this.commands, "commands");
     defineScripts(this.commands);
-    for (let i = 0; i < options.readerConnections; i++) {
-      const connection = new Redis(options.url, { ...FAIL_FAST, connectionName: `broker-reader-${i}` });
-      connection.on("error", () => {});
-      options.instrument?.(connection, "reader");
-      this.readers.push(
-        new StreamReader(
-          connection,
-          this.commands,
-          this.keys,
-          { blockMs: options.readBlockMs, count: options.readCount, maxRetryDelayMs: 1_000 },
-          {
-            messages: (subject, messages) => this.listener.messages(subject, messages),
-            lost: (subject, lastId) => this.listener.lost(subject, lastId),
-            lastId: (subject) => this.lastId(subject),
-          },
-        ),
-      );
+    const readerOptions = { blockMs: options.readBlockMs, count: options.readCount, maxRetryDelayMs: 1_000 };
+    const sink = {
+      messages: (subject: string, messages: StoredMessage[]) => this.listener.messages(subject, messages),
+      lost: (subject: string, lastId: number) => this.listener.lost(subject, lastId),
+      lastId: (subject: string) => this.lastId(subject),
+    };
+    const links: ReaderLink[] = [];
+    if (isCluster(this.commands)) {
+      const cluster = this.commands;
+      this.controls = new ControlConnections(nodeConnection({ ...FAIL_FAST, connectionName: "broker-control" }, false));
+      for (let partition = 0; partition < this.keys.partitions; partition++) {
+        const open = nodeConnection({ ...FAIL_FAST, connectionName: `broker-reader-${partition}` }, true);
+        const instrumented = (host: string, port: number) => {
+          const connection = open(host, port);
+          options.instrument?.(connection, "reader");
+          return connection;
+        };
+        links.push(new SlotLink(cluster, this.keys.slotOf(partition), this.controls, instrumented));
+      }
+    } else {
+      for (let i = 0; i < options.readerConnections; i++) {
+        const connection = new Redis(this.target.kind === "standalone" ? this.target.url : "", {
+          ...FAIL_FAST,
+          connectionName: `broker-reader-${i}`,
+        });
+        connection.on("error", () => {});
+        options.instrument?.(connection, "reader");
+        links.push(new FixedLink(connection, this.commands));
+      }
     }
+    for (const link of links) this.readers.push(new StreamReader(link, this.keys, readerOptions, sink));
     this.probe = new StorageProbe({
       commands: this.commands,
-      cluster: false,
-      describe: redactedUrl(options.url),
+      cluster: this.target.kind === "cluster",
+      describe: describeTarget(this.target),
       readerProblem: () => this.readerProblem(),
     });
   }
@@ -162,7 +200,7 @@ export class RedisEngine implements Engine {
       const floor = this.options.idFloor ? await this.options.idFloor(subject) : 0;
       id = await this.scripts.brokerCreateStream(
         key,
-        this.keys.registry(),
+        this.keys.registryOf(subject),
         floor,
         this.options.maxLenPerSubject,
         subject,
@@ -182,7 +220,7 @@ export class RedisEngine implements Engine {
     // The stream key plus a 0xFF byte, which no UTF-8 subject contains, so
     // this can never be another subject's stream key.
     const onceKey = this.keys.idempotency(subject, idempotency.key);
-    const registry = this.keys.registry();
+    const registry = this.keys.registryOf(subject);
     const args = [this.options.maxLenPerSubject, idempotency.windowMs, asBuffer(body), Date.now(), expiresAt, subject];
     const reply = await this.withFloor(subject, (floor) =>
       this.scripts.brokerAppendOnce(key, onceKey, registry, floor, ...args),
@@ -194,7 +232,7 @@ export class RedisEngine implements Engine {
   async appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
     const publishedAt = Date.now();
     const key = this.key(subject);
-    const registry = this.keys.registry();
+    const registry = this.keys.registryOf(subject);
     const args: (string | number | Buffer)[] = [this.options.maxLenPerSubject, publishedAt, subject];
     for (const { body, expiresAt } of items) args.push(asBuffer(body), expiresAt);
     const ids = await this.withFloor(subject, (floor) => this.scripts.brokerAppendBatch(key, registry, floor, ...args));
@@ -286,7 +324,7 @@ export class RedisEngine implements Engine {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.commands.off("ready", onReady);
-        reject(new Error(`Redis at ${this.options.url} not reachable within ${timeoutMs} ms`));
+        reject(new Error(`Redis (${describeTarget(this.target)}) not reachable within ${timeoutMs} ms`));
       }, timeoutMs);
       const onReady = () => {
         clearTimeout(timer);
@@ -315,6 +353,7 @@ export class RedisEngine implements Engine {
   async close(): Promise<void> {
     this.probe.stop();
     await Promise.all(this.readers.map((reader) => reader.close()));
+    this.controls?.close();
     await this.commands.quit().catch(() => this.commands.disconnect());
   }
 
@@ -332,20 +371,11 @@ export class RedisEngine implements Engine {
   }
 
   private readerFor(subject: string): StreamReader {
+    // On a cluster a reader's XREAD may only name keys of its partition's slot.
+    if (this.controls) return this.readers[this.keys.partitionOf(subject)] as StreamReader;
     let hash = 0;
     for (let i = 0; i < subject.length; i++) hash = (hash * 31 + subject.charCodeAt(i)) | 0;
     return this.readers[Math.abs(hash) % this.readers.length] as StreamReader;
-  }
-}
-
-/** The URL without its password, for messages. */
-function redactedUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return url;
   }
 }
 

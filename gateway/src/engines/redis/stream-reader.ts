@@ -12,6 +12,21 @@ export interface StreamReaderOptions {
   readonly maxRetryDelayMs: number;
 }
 
+/**
+ * The node a reader reads from. On one Redis it is one fixed connection; on
+ * Redis Cluster it follows the master serving the reader's hash slot and
+ * moves (a new connection) after MOVED, a failover or a reshard.
+ */
+export interface ReaderLink {
+  /** The connection for the next read; a different one after the link moved. */
+  connection(): Promise<Redis>;
+  /** A connection to the same node that is not blocked (for CLIENT UNBLOCK), if there is one. */
+  control(): Redis | undefined;
+  /** A read failed with `err`: the link may move to the node now serving the slot. */
+  failed(err: unknown): void;
+  close(): void;
+}
+
 /** Where a reader's findings go, and how it asks a subject's last id. */
 export interface ReaderSink {
   messages(subject: string, messages: StoredMessage[]): void;
@@ -24,15 +39,17 @@ type XReadReply = [key: Buffer, entries: [id: Buffer, fields: Buffer[]][]][] | n
  * One blocking connection reading many subjects' streams with one XREAD.
  *
  * A blocking XREAD holds its connection, so it gets a connection of its own
- * (`connection`), never the shared command connection. When the set
- * of subjects changes while it is blocked, `CLIENT UNBLOCK` from the command
- * connection (`control`) makes it return at once and start over with the new
- * set. Each subject keeps its cursor across errors and reconnects, so after
- * Redis comes back reading resumes where it stopped.
+ * (the link's `connection`), never the shared command connection. When the set
+ * of subjects changes while it is blocked, `CLIENT UNBLOCK` from another
+ * connection to the same node (the link's `control`) makes it return at once
+ * and start over with the new set. Each subject keeps its cursor across
+ * errors, reconnects and moves to another node, so reading resumes where it
+ * stopped.
  *
  * If Redis lost data (a restart without persistence, FLUSHALL), a stream's
  * last id falls below the cursor and new messages could reuse delivered ids,
- * which XREAD past the cursor would never show. So after every reconnect and
+ * which XREAD past the cursor would never show (a failover to a replica that
+ * missed writes does the same). So after every reconnect, every move and
  * every idle read the reader compares each cursor with the stream's last id
  * and reports a subject whose stream went back as lost.
  */
@@ -51,19 +68,32 @@ export class StreamReader {
   /** Consecutive failed reads and the last one's error, while reads fail. */
   private failing: { readonly since: number; readonly count: number; readonly error: string } | undefined;
   private readonly loop: Promise<void>;
+  /** The connection reads go on (from the link); replaced when the link moves. */
+  private connection: Redis | undefined;
 
   constructor(
-    private readonly connection: Redis,
-    private readonly control: Redis,
+    private readonly link: ReaderLink,
     private readonly keys: RedisKeys,
     private readonly options: StreamReaderOptions,
     private readonly sink: ReaderSink,
   ) {
-    connection.on("close", () => {
-      this.clientId = undefined;
-      this.verifyCursors = true;
-    });
     this.loop = this.run();
+  }
+
+  /** The link's connection for the next read; a new one (another node) is checked like a reconnect. */
+  private async current(): Promise<Redis> {
+    const connection = await this.link.connection();
+    if (connection !== this.connection) {
+      if (this.connection !== undefined) this.verifyCursors = true;
+      this.connection = connection;
+      this.clientId = undefined;
+      connection.on("close", () => {
+        if (this.connection !== connection) return;
+        this.clientId = undefined;
+        this.verifyCursors = true;
+      });
+    }
+    return connection;
   }
 
   follow(subject: string, afterId: number): void {
@@ -95,7 +125,7 @@ export class StreamReader {
   async close(): Promise<void> {
     this.closed = true;
     this.wakeIdle?.();
-    this.connection.disconnect();
+    this.link.close();
     await this.loop;
   }
 
@@ -116,7 +146,9 @@ export class StreamReader {
       while (!this.closed && this.reading && this.readingGeneration < this.generation) {
         const id = this.clientId;
         // 1 when the reader was blocked; 0 when its XREAD has not reached Redis yet.
-        const unblocked = id === undefined ? 0 : await this.control.client("UNBLOCK", id).catch(() => 0);
+        const control = this.link.control();
+        const unblocked =
+          id === undefined || control === undefined ? 0 : await control.client("UNBLOCK", id).catch(() => 0);
         if (unblocked === 1) {
           this.interrupted = true;
           break;
@@ -140,9 +172,10 @@ export class StreamReader {
         continue;
       }
       try {
-        if (this.clientId === undefined) this.clientId = Number(await this.connection.client("ID"));
+        const connection = await this.current();
+        if (this.clientId === undefined) this.clientId = Number(await connection.client("ID"));
         if (this.verifyCursors) await this.checkForLostStreams();
-        const reply = await this.read();
+        const reply = await this.read(connection);
         failures = 0;
         this.failing = undefined;
         if (reply) this.handle(reply);
@@ -152,6 +185,7 @@ export class StreamReader {
         this.interrupted = false;
       } catch (err) {
         if (this.closed) break;
+        this.link.failed(err);
         failures += 1;
         this.failing = {
           since: this.failing?.since ?? Date.now(),
@@ -177,14 +211,14 @@ export class StreamReader {
     });
   }
 
-  private async read(): Promise<XReadReply> {
+  private async read(connection: Redis): Promise<XReadReply> {
     const subjects = [...this.cursors.keys()];
     const keys = subjects.map((subject) => this.keys.stream(subject));
     const ids = subjects.map((subject) => entryId(this.cursors.get(subject) as number));
     this.readingGeneration = this.generation;
     this.reading = true;
     try {
-      return (await this.connection.xreadBuffer(
+      return (await connection.xreadBuffer(
         "COUNT",
         this.options.count,
         "BLOCK",
