@@ -7,7 +7,7 @@ import { BROKER_METRICS, RPC_METRICS } from "../gateway/src/process/metric-names
 import { brokerClient } from "./support/clients.js";
 import { scrape, sumOf } from "./support/metrics.js";
 import { eventually, freePort, type RunningProcess, startNode } from "./support/node-process.js";
-import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
+import { deleteGatewayKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { bytes } from "./support/streams.js";
 
 /** Publishes over this many separate connections, so node:cluster spreads them over the workers. */
@@ -35,7 +35,7 @@ describe("metrics of a gateway with two node:cluster workers", () => {
   });
   after(async () => {
     await gateway?.stop();
-    await deleteKeys(REDIS_URL, prefix);
+    await deleteGatewayKeys(REDIS_URL, prefix);
   });
 
   it("sums the workers' counters on the primary's /metrics, equal to the calls made", async () => {

@@ -4,7 +4,7 @@ import type { MessageResponse } from "../gateway/gen/broker/broker_pb.js";
 import { type BrokerClient, brokerClient, type Route } from "./support/clients.js";
 import { ENGINES, gatewayForSuite } from "./support/gateway.js";
 import { acceptedConnections, type StartedGateway, spawnGateway } from "./support/gateway-process.js";
-import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
+import { deleteGatewayKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { bytes, subscribeLive, type TestSubscription, text } from "./support/streams.js";
 
 const PUBLISHERS = 8;
@@ -88,7 +88,7 @@ describe("ids and order across gateway processes on one Redis", () => {
   const started: StartedGateway[] = [];
   after(async () => {
     await Promise.all(started.map((gateway) => gateway.process.stop()));
-    await deleteKeys(REDIS_URL, prefix);
+    await deleteGatewayKeys(REDIS_URL, prefix);
   });
 
   it("two gateway processes publishing to one subject share one id sequence and one order", async () => {

@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type BrokerClient, brokerClient, type Route } from "./support/clients.js";
 import { startGateway } from "./support/gateway.js";
 import { type StartedGateway, spawnGateway } from "./support/gateway-process.js";
-import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
+import { deleteGatewayKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { bytes, sleep, subscribeLive, text } from "./support/streams.js";
 
 const SHUTDOWN_TIMEOUT_MS = 5_000;
@@ -20,7 +20,7 @@ describe("SIGTERM during traffic", () => {
   let gateway: StartedGateway | undefined;
   after(async () => {
     await gateway?.process.stop();
-    await deleteKeys(REDIS_URL, prefix);
+    await deleteGatewayKeys(REDIS_URL, prefix);
   });
 
   it("refuses new calls with UNAVAILABLE, ends streams cleanly, finishes in-flight publishes and exits 0", async (t) => {

@@ -4,7 +4,7 @@ import type { MessageResponse } from "../gateway/gen/broker/broker_pb.js";
 import { type BrokerClient, brokerClient, type Route } from "./support/clients.js";
 import { residentBytes, type StartedGateway, spawnGateway } from "./support/gateway-process.js";
 import { PausedSubscription } from "./support/paused-stream.js";
-import { deleteKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
+import { deleteGatewayKeys, REDIS_URL, uniquePrefix } from "./support/services.js";
 import { subscribeLive } from "./support/streams.js";
 
 const MESSAGES = 800;
@@ -93,7 +93,7 @@ describe("a subscriber that never reads while others receive 800 messages of 64 
   const gateways: StartedGateway[] = [];
   after(async () => {
     await Promise.all(gateways.map((gateway) => gateway.process.stop()));
-    await deleteKeys(REDIS_URL, prefix);
+    await deleteGatewayKeys(REDIS_URL, prefix);
   });
 
   for (const scenario of SCENARIOS) {
