@@ -50,6 +50,7 @@ export class TestRedisCluster {
         "--cluster-yes",
       ]);
       await cluster.waitUntilOk();
+      await cluster.waitUntilReplicated(masters * replicasPerMaster);
     } catch (err) {
       await cluster.destroy();
       throw err;
@@ -124,6 +125,32 @@ export class TestRedisCluster {
     }
   }
 
+  /**
+   * Waits until `replicas` replicas are attached and in sync (a replica not
+   * yet attached when its master is killed could not be promoted).
+   */
+  private async waitUntilReplicated(replicas: number, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let synced = 0;
+      for (const node of this.nodes.filter((n) => n.child)) {
+        const redis = this.connect(node.port);
+        try {
+          const info = await redis.info("replication");
+          if (info.includes("role:slave") && info.includes("master_link_status:up")) synced += 1;
+        } catch {
+          // not answering yet
+        } finally {
+          redis.disconnect();
+        }
+      }
+      const known = (await this.clusterNodes()).split("\n").filter((line) => / slave /.test(line.replace(/,/g, " ")));
+      if (synced >= replicas && known.length >= replicas) return;
+      if (Date.now() > deadline) throw new Error(`test cluster: ${synced} of ${replicas} replicas in sync`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   /** Moves `count` slots from one master to another (`redis-cli --cluster reshard`). */
   async reshard(fromPort: number, toPort: number, count: number): Promise<void> {
     const [fromId, toId] = await Promise.all([this.nodeId(fromPort), this.nodeId(toPort)]);
@@ -189,6 +216,8 @@ export class TestRedisCluster {
     const args = ["--port", String(node.port), "--cluster-port", String(node.busPort), "--bind", "127.0.0.1"];
     args.push("--cluster-enabled", "yes", "--cluster-config-file", path.join(this.dir, `nodes-${node.port}.conf`));
     args.push("--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no", "--dir", this.dir);
+    // The nodes share the directory; replication's RDB files must not.
+    args.push("--dbfilename", `dump-${node.port}.rdb`);
     node.child = spawn("redis-server", args, { stdio: "ignore" });
     // The nodes never keep a test process alive; the exit hook kills them.
     node.child.unref();

@@ -174,6 +174,7 @@ export class RedisEngine implements Engine {
       commands: this.commands,
       cluster: this.target.kind === "cluster",
       describe: describeTarget(this.target),
+      slots: Array.from({ length: this.keys.partitions }, (_, partition) => this.keys.slotOf(partition)),
       readerProblem: () => this.readerProblem(),
     });
   }

@@ -11,6 +11,8 @@ export interface ProbeTarget {
   readonly cluster: boolean;
   /** Where the engine connects, for messages. */
   readonly describe: string;
+  /** On a cluster: the hash slots the keys live in (one per key partition); each needs a reachable master. */
+  readonly slots: readonly number[];
   /** Why live reads fail right now (a reader that keeps failing), if they do. */
   readerProblem(): string | undefined;
 }
@@ -75,6 +77,14 @@ export class StorageProbe {
     const cluster = this.target.commands as Cluster;
     const masters = cluster.nodes("master");
     if (masters.length === 0) return "Redis Cluster: no master known";
+    const ready = new Set(
+      masters.filter((node) => node.status === "ready").map((node) => `${node.options.host}:${node.options.port}`),
+    );
+    for (const slot of this.target.slots) {
+      const owner = cluster.slots[slot]?.[0];
+      if (owner === undefined) return `Redis Cluster: no master known for hash slot ${slot}`;
+      if (!ready.has(owner)) return `Redis Cluster master ${owner} (hash slot ${slot}) unreachable`;
+    }
     for (const node of masters) {
       const where = `${node.options.host}:${node.options.port}`;
       if (node.status !== "ready") return `Redis Cluster master ${where} unreachable`;
