@@ -91,6 +91,27 @@ export class TestRedisCluster {
     }
   }
 
+  /**
+   * Moves `slot` (and the slots before it in its master's range) to the
+   * master on `toPort` with `redis-cli --cluster reshard`, keys included;
+   * returns the port of the master that served it.
+   */
+  async reshardSlot(slot: number, toPort: number): Promise<number> {
+    const redis = this.connect(this.nodes.find((node) => node.child)?.port as number);
+    let range: { from: number; port: number };
+    try {
+      const slots = await redis.cluster("SLOTS");
+      const found = slots.find(([from, to]) => slot >= from && slot <= to);
+      const master = found?.[2];
+      if (!found || !master) throw new Error(`no master serves slot ${slot}`);
+      range = { from: found[0], port: master[1] };
+    } finally {
+      redis.disconnect();
+    }
+    await this.reshard(range.port, toPort, slot - range.from + 1);
+    return range.port;
+  }
+
   /** Kills a node with SIGKILL (no shutdown, no save). */
   async kill(port: number): Promise<void> {
     const node = this.nodes.find((n) => n.port === port);
