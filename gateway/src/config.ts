@@ -19,6 +19,8 @@ export interface GatewayConfig {
   readonly redisKeyPrefix: string;
   readonly redisMaxLenPerSubject: number;
   readonly redisReaderConnections: number;
+  /** Replicas that must confirm a write (WAIT) before it is acknowledged; 0: asynchronous replication. */
+  readonly redisMinReplicasAck: number;
   /** PostgreSQL archive the archiver fills; unset: Fetch reads Redis only. Used with Redis only. */
   readonly databaseUrl: string | undefined;
   readonly maxSubjectBytes: number;
@@ -59,6 +61,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     redisKeyPrefix: env.REDIS_KEY_PREFIX || DEFAULT_KEY_PREFIX,
     redisMaxLenPerSubject: integer(env, "REDIS_MAXLEN", DEFAULT_REDIS_OPTIONS.maxLenPerSubject, 1),
     redisReaderConnections: integer(env, "REDIS_READERS", DEFAULT_REDIS_OPTIONS.readerConnections, 1),
+    redisMinReplicasAck: integer(env, "REDIS_MIN_REPLICAS_ACK", 0, 0),
     databaseUrl: env.DATABASE_URL || undefined,
     maxSubjectBytes: integer(env, "MAX_SUBJECT_BYTES", DEFAULT_LIMITS.maxSubjectBytes, 1),
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", DEFAULT_LIMITS.maxBodyBytes, 0),

@@ -45,6 +45,7 @@ export function createEngine(config: GatewayConfig, instrument?: RedisEngineOpti
     keyPrefix: config.redisKeyPrefix,
     maxLenPerSubject: config.redisMaxLenPerSubject,
     readerConnections: config.redisReaderConnections,
+    minReplicasAck: config.redisMinReplicasAck,
     // A stream created (new subject, or lost by Redis) continues above the archive's ids.
     ...(archive ? { idFloor: (subject: string) => archive.lastId(subject) } : {}),
     instrument,

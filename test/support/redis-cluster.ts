@@ -50,7 +50,7 @@ export class TestRedisCluster {
         "--cluster-yes",
       ]);
       await cluster.waitUntilOk();
-      await cluster.waitUntilReplicated(masters * replicasPerMaster);
+      await cluster.waitUntilReplicated(replicasPerMaster);
     } catch (err) {
       await cluster.destroy();
       throw err;
@@ -150,24 +150,26 @@ export class TestRedisCluster {
    * Waits until `replicas` replicas are attached and in sync (a replica not
    * yet attached when its master is killed could not be promoted).
    */
-  private async waitUntilReplicated(replicas: number, timeoutMs = 30_000): Promise<void> {
+  private async waitUntilReplicated(replicasPerMaster: number, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      let synced = 0;
+      let ready = true;
       for (const node of this.nodes.filter((n) => n.child)) {
         const redis = this.connect(node.port);
         try {
           const info = await redis.info("replication");
-          if (info.includes("role:slave") && info.includes("master_link_status:up")) synced += 1;
+          if (info.includes("role:slave") && !info.includes("master_link_status:up")) ready = false;
+          // Every node (masters vote in elections) must know each master's replicas.
+          const slots = await redis.cluster("SLOTS");
+          if (slots.some((range) => range.length < 3 + replicasPerMaster)) ready = false;
         } catch {
-          // not answering yet
+          ready = false;
         } finally {
           redis.disconnect();
         }
       }
-      const known = (await this.clusterNodes()).split("\n").filter((line) => / slave /.test(line.replace(/,/g, " ")));
-      if (synced >= replicas && known.length >= replicas) return;
-      if (Date.now() > deadline) throw new Error(`test cluster: ${synced} of ${replicas} replicas in sync`);
+      if (ready) return;
+      if (Date.now() > deadline) throw new Error("test cluster: replicas not attached and in sync");
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }

@@ -21,6 +21,7 @@ import {
 } from "../../storage/stream-entry.js";
 import { corked } from "./corked.js";
 import { ControlConnections, FixedLink, nodeConnection, SlotLink } from "./reader-links.js";
+import { ReplicaAck } from "./replica-ack.js";
 import { StorageProbe } from "./storage-probe.js";
 import { type ReaderLink, StreamReader } from "./stream-reader.js";
 import { TurnBatcher } from "./turn-batcher.js";
@@ -40,6 +41,8 @@ export interface RedisEngineOptions {
    * instead, each connected to the master serving the partition's slot.
    */
   readonly readerConnections: number;
+  /** Replicas that must confirm each write (WAIT) before it is acknowledged; 0: none (asynchronous). */
+  readonly minReplicasAck?: number;
   /** A command that takes longer fails (UNAVAILABLE) instead of hanging. */
   readonly commandTimeoutMs: number;
   readonly readBlockMs: number;
@@ -103,6 +106,7 @@ export class RedisEngine implements Engine {
   private readonly commands: Redis | Cluster;
   private readonly target: RedisTarget;
   private readonly controls: ControlConnections | undefined;
+  private readonly replicaAck: ReplicaAck | undefined;
   private readonly keys: RedisKeys;
   private readonly readers: StreamReader[] = [];
   private readonly probe: StorageProbe;
@@ -110,7 +114,7 @@ export class RedisEngine implements Engine {
   /** Concurrent appends and gets on one subject share a script call (see TurnBatcher). */
   private readonly appends = new TurnBatcher<BatchItem, StoredMessage>(
     (subject, item) => this.appendOne(subject, item.body, item.expiresAt),
-    (subject, items) => this.appendBatch(subject, items),
+    (subject, items) => this.storeBatch(subject, items),
     MAX_BATCH,
     (sendAll) => corked(this.commands, sendAll),
   );
@@ -139,6 +143,10 @@ export class RedisEngine implements Engine {
     this.commands.on("error", () => {}); // surfaced per command as UNAVAILABLE
     options.instrument?.(this.commands, "commands");
     defineScripts(this.commands);
+    this.replicaAck = options.minReplicasAck
+      ? // WAIT must answer before the command timeout cuts it.
+        new ReplicaAck(this.commands, options.minReplicasAck, Math.max(100, Math.floor(options.commandTimeoutMs / 2)))
+      : undefined;
     const readerOptions = { blockMs: options.readBlockMs, count: options.readCount, maxRetryDelayMs: 1_000 };
     const sink = {
       messages: (subject: string, messages: StoredMessage[]) => this.listener.messages(subject, messages),
@@ -179,8 +187,15 @@ export class RedisEngine implements Engine {
     });
   }
 
-  append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
-    return this.appends.submit(subject, { body, expiresAt });
+  async append(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
+    const message = await this.appends.submit(subject, { body, expiresAt });
+    await this.replicated(subject);
+    return message;
+  }
+
+  /** With REDIS_MIN_REPLICAS_ACK: waits until the subject's writes so far are on enough replicas. */
+  private async replicated(subject: string): Promise<void> {
+    await this.replicaAck?.after(this.keys.slotOf(this.keys.partitionOf(subject)));
   }
 
   private async appendOne(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
@@ -227,10 +242,17 @@ export class RedisEngine implements Engine {
       this.scripts.brokerAppendOnce(key, onceKey, registry, floor, ...args),
     );
     const [id, duplicate] = reply as [string, number];
+    await this.replicated(subject);
     return { id: parseEntryId(id), duplicate: duplicate === 1 };
   }
 
   async appendBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
+    const stored = await this.storeBatch(subject, items);
+    await this.replicated(subject);
+    return stored;
+  }
+
+  private async storeBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
     const publishedAt = Date.now();
     const key = this.key(subject);
     const registry = this.keys.registryOf(subject);
