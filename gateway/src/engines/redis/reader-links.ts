@@ -1,5 +1,48 @@
 import { type Cluster, Redis, type RedisOptions } from "ioredis";
+import type { RedisKeys } from "../../storage/redis-keys.js";
+import { isCluster, type RedisTarget } from "../../storage/redis-target.js";
 import type { ReaderLink } from "./stream-reader.js";
+
+/**
+ * The links of the engine's readers: on one Redis `readerConnections` fixed
+ * connections (any subject on any of them); on a cluster one SlotLink per key
+ * partition, plus the control connections they share.
+ */
+export function readerLinks(
+  commands: Redis | Cluster,
+  target: RedisTarget,
+  keys: RedisKeys,
+  options: {
+    readonly nodeOptions: RedisOptions;
+    readonly readerConnections: number;
+    readonly instrument?: ((connection: Redis, role: "reader") => void) | undefined;
+  },
+): { links: ReaderLink[]; controls: ControlConnections | undefined } {
+  const links: ReaderLink[] = [];
+  if (isCluster(commands)) {
+    const controls = new ControlConnections(
+      nodeConnection({ ...options.nodeOptions, connectionName: "broker-control" }, false),
+    );
+    for (let partition = 0; partition < keys.partitions; partition++) {
+      const open = nodeConnection({ ...options.nodeOptions, connectionName: `broker-reader-${partition}` }, true);
+      const instrumented = (host: string, port: number) => {
+        const connection = open(host, port);
+        options.instrument?.(connection, "reader");
+        return connection;
+      };
+      links.push(new SlotLink(commands, keys.slotOf(partition), controls, instrumented));
+    }
+    return { links, controls };
+  }
+  const url = target.kind === "standalone" ? target.url : "";
+  for (let i = 0; i < options.readerConnections; i++) {
+    const connection = new Redis(url, { ...options.nodeOptions, connectionName: `broker-reader-${i}` });
+    connection.on("error", () => {});
+    options.instrument?.(connection, "reader");
+    links.push(new FixedLink(connection, commands as Redis));
+  }
+  return { links, controls: undefined };
+}
 
 /** One Redis: the reader's own connection, unblocked through the command connection. */
 export class FixedLink implements ReaderLink {

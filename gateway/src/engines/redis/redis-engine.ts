@@ -1,15 +1,9 @@
-import { type Cluster, Redis, type RedisOptions } from "ioredis";
+import type { Cluster, Redis, RedisOptions } from "ioredis";
 import type { BatchItem, Engine, FeedListener, ReadAfterResult } from "../../core/engine.js";
 import type { StoredMessage } from "../../core/message.js";
 import { DEFAULT_KEY_PREFIX, RedisKeys } from "../../storage/redis-keys.js";
 import { defineScripts } from "../../storage/redis-scripts.js";
-import {
-  connectCommands,
-  describeTarget,
-  isCluster,
-  type NodeAddress,
-  type RedisTarget,
-} from "../../storage/redis-target.js";
+import { connectCommands, describeTarget, type NodeAddress, type RedisTarget } from "../../storage/redis-target.js";
 import {
   decodeEntry,
   entryId,
@@ -20,10 +14,10 @@ import {
   parseEntryId,
 } from "../../storage/stream-entry.js";
 import { corked } from "./corked.js";
-import { ControlConnections, FixedLink, nodeConnection, SlotLink } from "./reader-links.js";
+import { type ControlConnections, readerLinks } from "./reader-links.js";
 import { ReplicaAck } from "./replica-ack.js";
 import { StorageProbe } from "./storage-probe.js";
-import { type ReaderLink, StreamReader } from "./stream-reader.js";
+import { StreamReader } from "./stream-reader.js";
 import { TurnBatcher } from "./turn-batcher.js";
 
 export interface RedisEngineOptions {
@@ -153,30 +147,12 @@ export class RedisEngine implements Engine {
       lost: (subject: string, lastId: number) => this.listener.lost(subject, lastId),
       lastId: (subject: string) => this.lastId(subject),
     };
-    const links: ReaderLink[] = [];
-    if (isCluster(this.commands)) {
-      const cluster = this.commands;
-      this.controls = new ControlConnections(nodeConnection({ ...FAIL_FAST, connectionName: "broker-control" }, false));
-      for (let partition = 0; partition < this.keys.partitions; partition++) {
-        const open = nodeConnection({ ...FAIL_FAST, connectionName: `broker-reader-${partition}` }, true);
-        const instrumented = (host: string, port: number) => {
-          const connection = open(host, port);
-          options.instrument?.(connection, "reader");
-          return connection;
-        };
-        links.push(new SlotLink(cluster, this.keys.slotOf(partition), this.controls, instrumented));
-      }
-    } else {
-      for (let i = 0; i < options.readerConnections; i++) {
-        const connection = new Redis(this.target.kind === "standalone" ? this.target.url : "", {
-          ...FAIL_FAST,
-          connectionName: `broker-reader-${i}`,
-        });
-        connection.on("error", () => {});
-        options.instrument?.(connection, "reader");
-        links.push(new FixedLink(connection, this.commands));
-      }
-    }
+    const { links, controls } = readerLinks(this.commands, this.target, this.keys, {
+      nodeOptions: FAIL_FAST,
+      readerConnections: options.readerConnections,
+      instrument: options.instrument,
+    });
+    this.controls = controls;
     for (const link of links) this.readers.push(new StreamReader(link, this.keys, readerOptions, sink));
     this.probe = new StorageProbe({
       commands: this.commands,
