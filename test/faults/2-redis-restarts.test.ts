@@ -1,7 +1,7 @@
-import { after, before, describe, it } from "node:test";
-import { FaultRedis } from "./harness/fault-redis.js";
-import { FaultGateway } from "./harness/gateway.js";
+import { after, before, describe, it, type TestContext } from "node:test";
+import type { Fsync } from "./harness/fault-redis.js";
 import { Load, SUBJECTS, sleep } from "./harness/load.js";
+import { type FaultStack, startFaultStack } from "./harness/stack.js";
 import { brokenPromises, verdict } from "./harness/verdict.js";
 
 /**
@@ -9,47 +9,47 @@ import { brokenPromises, verdict } from "./harness/verdict.js";
  * subjects and its own load, and restarts Redis its own way.
  */
 describe("scenario 2: Redis restarted under load (AOF)", () => {
-  let redis: FaultRedis;
-  let gateway: FaultGateway;
+  let stack: FaultStack;
   before(async () => {
-    redis = await FaultRedis.start("always");
-    gateway = await FaultGateway.start({ REDIS_URL: redis.url }, 1);
+    stack = await startFaultStack({ appendfsync: "always" });
   });
   after(async () => {
-    await gateway?.stop();
-    await redis?.destroy();
+    await stack?.stop();
   });
 
-  const subjects = (tag: string) => SUBJECTS.map((subject) => `${tag}-${subject}`);
+  /** Sets appendfsync, then starts a load on the case's own subjects. */
+  const startLoad = async (tag: string, fsync: Fsync) => {
+    await stack.redis.setFsync(fsync);
+    const load = new Load(stack.gateway, { subjects: SUBJECTS.map((subject) => `${tag}-${subject}`) });
+    await load.start();
+    return load;
+  };
+
+  /** Redis stays down 2 s, starts again from its AOF, and the load runs 4 s more before counting. */
+  const restartAndFinish = async (t: TestContext, load: Load, loaded = "AOF loaded") => {
+    await sleep(2_000);
+    await stack.redis.startServer();
+    load.mark(t, `Redis answers PING again (${loaded})`);
+    await sleep(4_000);
+    return load.finish();
+  };
 
   it("2a: SHUTDOWN and restart (appendfsync always) loses nothing acknowledged", async (t) => {
-    await redis.setFsync("always");
-    const load = new Load(gateway, () => gateway.sampleMemory(), { subjects: subjects("shutdown") });
-    await load.start();
+    const load = await startLoad("shutdown", "always");
     await sleep(4_000);
     load.mark(t, "Redis SHUTDOWN");
-    await redis.shutdown();
-    await sleep(2_000);
-    await redis.startServer();
-    load.mark(t, "Redis answers PING again (AOF loaded)");
-    await sleep(4_000);
-    const findings = await load.finish(() => gateway.peakRssBytes);
+    await stack.redis.shutdown();
+    const findings = await restartAndFinish(t, load);
     verdict(t, "scenario 2a (Redis SHUTDOWN + restart, AOF always)", findings, brokenPromises(findings.counts));
   });
 
   it("2b: kill -9 with appendfsync everysec loses at most ~1 s of writes, and shows it", async (t) => {
-    await redis.setFsync("everysec");
-    const load = new Load(gateway, () => gateway.sampleMemory(), { subjects: subjects("everysec") });
-    await load.start();
+    const load = await startLoad("everysec", "everysec");
     await sleep(4_000);
     load.mark(t, "Redis kill -9 (appendfsync everysec)");
     const killedAt = Date.now();
-    await redis.kill();
-    await sleep(2_000);
-    await redis.startServer();
-    load.mark(t, "Redis answers PING again (AOF loaded)");
-    await sleep(4_000);
-    const findings = await load.finish(() => gateway.peakRssBytes);
+    await stack.redis.kill();
+    const findings = await restartAndFinish(t, load);
     // everysec's promise: what was acknowledged in the last second (plus the fsync in flight) before the kill.
     const window = load.publisher.acks.filter((ack) => ack.ackedAt > killedAt - 2_000 && ack.ackedAt <= killedAt);
     verdict(
@@ -62,9 +62,8 @@ describe("scenario 2: Redis restarted under load (AOF)", () => {
   });
 
   it("2d: an OS crash with appendfsync everysec (the AOF's last second cut) loses at most that second, shows it, reuses no id", async (t) => {
-    await redis.setFsync("everysec");
-    const load = new Load(gateway, () => gateway.sampleMemory(), { subjects: subjects("crash") });
-    await load.start();
+    const { redis } = stack;
+    const load = await startLoad("crash", "everysec");
     await sleep(3_000);
     // The file as fsynced by everysec's last fsync: what one second of writes after it lose in an OS crash.
     const fsyncedBytes = redis.aofBytes();
@@ -75,11 +74,7 @@ describe("scenario 2: Redis restarted under load (AOF)", () => {
     const crashAt = Date.now();
     const tail = await redis.crash(fsyncedBytes);
     load.mark(t, `Redis kill -9, AOF cut back ${tail.length} bytes to its size ${crashAt - fsyncedAt} ms earlier`);
-    await sleep(2_000);
-    await redis.startServer();
-    load.mark(t, "Redis answers PING again (truncated AOF loaded)");
-    await sleep(4_000);
-    const findings = await load.finish(() => gateway.peakRssBytes);
+    const findings = await restartAndFinish(t, load, "truncated AOF loaded");
     // What the crash may lose: exactly the acknowledged messages whose XADD was in the cut bytes (bodies
     // start with the key and a space). Client clocks cannot tell: under everysec Redis may acknowledge a
     // write before it even reaches the file when an fsync is slow.
@@ -96,17 +91,11 @@ describe("scenario 2: Redis restarted under load (AOF)", () => {
   });
 
   it("2c: kill -9 with appendfsync always loses nothing acknowledged", async (t) => {
-    await redis.setFsync("always");
-    const load = new Load(gateway, () => gateway.sampleMemory(), { subjects: subjects("always") });
-    await load.start();
+    const load = await startLoad("always", "always");
     await sleep(4_000);
     load.mark(t, "Redis kill -9 (appendfsync always)");
-    await redis.kill();
-    await sleep(2_000);
-    await redis.startServer();
-    load.mark(t, "Redis answers PING again (AOF loaded)");
-    await sleep(4_000);
-    const findings = await load.finish(() => gateway.peakRssBytes);
+    await stack.redis.kill();
+    const findings = await restartAndFinish(t, load);
     verdict(t, "scenario 2c (Redis kill -9, AOF always)", findings, brokenPromises(findings.counts));
   });
 });

@@ -1,22 +1,18 @@
 import { after, describe, it } from "node:test";
-import { FaultRedis } from "./harness/fault-redis.js";
-import { FaultGateway } from "./harness/gateway.js";
 import { Load, sleep } from "./harness/load.js";
+import { type FaultStack, startFaultStack } from "./harness/stack.js";
 import { brokenPromises, verdict } from "./harness/verdict.js";
 
 describe("scenario 3: Redis frozen (SIGSTOP 10 s) under load", () => {
-  let redis: FaultRedis | undefined;
-  let gateway: FaultGateway | undefined;
+  let stack: FaultStack | undefined;
   after(async () => {
-    await gateway?.stop();
-    await redis?.destroy();
+    await stack?.stop();
   });
 
   it("fails calls with a deadline or UNAVAILABLE, hangs nothing, and recovers after SIGCONT", async (t) => {
-    redis = await FaultRedis.start("always");
-    const gw = await FaultGateway.start({ REDIS_URL: redis.url }, 1);
-    gateway = gw;
-    const load = new Load(gw, () => gw.sampleMemory());
+    stack = await startFaultStack({ appendfsync: "always" });
+    const { redis, gateway } = stack;
+    const load = new Load(gateway);
     await load.start();
     await sleep(4_000);
     load.mark(t, "Redis SIGSTOP");
@@ -27,7 +23,7 @@ describe("scenario 3: Redis frozen (SIGSTOP 10 s) under load", () => {
     const thawedAt = Date.now();
     load.mark(t, "Redis SIGCONT");
     await sleep(5_000);
-    const findings = await load.finish(() => gw.peakRssBytes);
+    const findings = await load.finish();
     const firstAckAfterThaw = load.publisher.acks.find((ack) => ack.ackedAt >= thawedAt)?.ackedAt;
     const failuresWhileFrozen = load.publisher.failures.filter((f) => f.start >= frozenAt && f.end <= thawedAt);
     const broken = brokenPromises(findings.counts);

@@ -1,9 +1,7 @@
 import { after, describe, it } from "node:test";
 import { residentBytes } from "../support/gateway-process.js";
-import { FaultArchiver, PrivatePostgres, waitForArchiveTables } from "./harness/archive.js";
-import { FaultRedis } from "./harness/fault-redis.js";
-import { FaultGateway } from "./harness/gateway.js";
 import { Load, sleep } from "./harness/load.js";
+import { type FaultStack, startFaultStack } from "./harness/stack.js";
 import { brokenPromises, verdict } from "./harness/verdict.js";
 
 /** Growth of the gateway's memory while one subscriber reads nothing, beyond which it is not bounded. */
@@ -16,37 +14,19 @@ const MAX_GROWTH_MIB = 64;
  * must come from PostgreSQL.
  */
 describe("scenario 6: a subscriber that stops reading during faults", () => {
-  let redis: FaultRedis | undefined;
-  let postgres: PrivatePostgres | undefined;
-  let archiver: FaultArchiver | undefined;
-  let gateway: FaultGateway | undefined;
+  let stack: FaultStack | undefined;
   after(async () => {
-    await archiver?.stop();
-    await gateway?.stop();
-    await postgres?.destroy();
-    await redis?.destroy();
+    await stack?.stop();
   });
 
   it("keeps the gateway's memory bounded, then catches up from the archive or gets an explicit gap", async (t) => {
-    redis = await FaultRedis.start("always");
-    const pgCluster = await PrivatePostgres.start();
-    postgres = pgCluster;
-    const arch = new FaultArchiver({
-      REDIS_URL: redis.url,
-      DATABASE_URL: pgCluster.url,
-      ARCHIVE_HOT_COUNT: "100",
-      ARCHIVE_HOT_AGE_MS: "0",
-    });
-    archiver = arch;
-    arch.start();
-    await waitForArchiveTables(pgCluster.url);
-    const gw = await FaultGateway.start({ REDIS_URL: redis.url, DATABASE_URL: pgCluster.url }, 1);
-    gateway = gw;
+    stack = await startFaultStack({ appendfsync: "always", archive: true });
+    const { redis, gateway } = stack;
     // The slow subscriber reads nothing for its first 15 s.
-    const load = new Load(gw, () => gw.sampleMemory(), {}, { pauseMs: 15_000, periodMs: 3_600_000 });
+    const load = new Load(gateway, {}, { pauseMs: 15_000, periodMs: 3_600_000 });
     await load.start();
     await sleep(1_000);
-    const baselineMiB = Math.round(residentBytes(gw.pids().primary) / 2 ** 20);
+    const baselineMiB = Math.round(residentBytes(gateway.pids().primary) / 2 ** 20);
     await sleep(4_000);
     load.mark(t, "Redis SHUTDOWN and restart while the slow subscriber reads nothing");
     await redis.shutdown();
@@ -55,7 +35,7 @@ describe("scenario 6: a subscriber that stops reading during faults", () => {
     await sleep(9_000);
     load.mark(t, "the slow subscriber reads again");
     await sleep(3_000);
-    const findings = await load.finish(() => gw.peakRssBytes);
+    const findings = await load.finish();
     const growthMiB = findings.counts.peakRssMiB - baselineMiB;
     const broken = brokenPromises(findings.counts);
     if (growthMiB > MAX_GROWTH_MIB) broken.push(`the gateway grew ${growthMiB} MiB while a subscriber read nothing`);

@@ -5,6 +5,12 @@ import { check, type Findings } from "./checker.js";
 import { Publisher, type PublisherOptions } from "./publisher.js";
 import { ResumingSubscriber, type SlowReading } from "./subscriber.js";
 
+/** The gateway the load runs against: its ports, and its memory sampled while the load runs. */
+export interface LoadTarget extends Ports {
+  sampleMemory(): void;
+  readonly peakRssBytes: number;
+}
+
 export const SUBJECTS = ["orders", "payments", "audit"] as const;
 
 /** The same modest load in every scenario: 150 msg/s over three subjects, 512-byte bodies, a 10-minute TTL. */
@@ -31,16 +37,15 @@ export class Load {
   private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
 
   constructor(
-    private readonly ports: Ports,
-    private readonly sampleMemory: () => void,
+    private readonly gateway: LoadTarget,
     options: Partial<PublisherOptions> = {},
     slow: SlowReading = { pauseMs: 3_000, periodMs: 4_000 },
   ) {
     const load = { ...DEFAULT_LOAD, ...options };
-    this.publisher = new Publisher(ports, randomUUID().slice(0, 8), load);
-    this.slow = new ResumingSubscriber(ports, load.subjects[0] as string, slow);
-    this.probe = new HangProbe(brokerClient(ports, "grpc"), load.subjects[0] as string);
-    this.subscribers = [...load.subjects.map((subject) => new ResumingSubscriber(ports, subject)), this.slow];
+    this.publisher = new Publisher(gateway, randomUUID().slice(0, 8), load);
+    this.slow = new ResumingSubscriber(gateway, load.subjects[0] as string, slow);
+    this.probe = new HangProbe(brokerClient(gateway, "grpc"), load.subjects[0] as string);
+    this.subscribers = [...load.subjects.map((subject) => new ResumingSubscriber(gateway, subject)), this.slow];
   }
 
   async start(): Promise<void> {
@@ -50,14 +55,14 @@ export class Load {
     this.loopDelay.enable();
     this.publisher.start();
     this.probe.start();
-    this.sampler = setInterval(this.sampleMemory, 500);
+    this.sampler = setInterval(() => this.gateway.sampleMemory(), 500);
   }
 
   /**
    * Stops publishing, lets every subscriber (the slow one at full speed) catch
    * up to the last acknowledged id of its subject, then counts.
    */
-  async finish(peakRssBytes: () => number): Promise<Findings> {
+  async finish(): Promise<Findings> {
     await this.publisher.stop();
     await this.probe.stop();
     this.slow.hurry();
@@ -69,9 +74,9 @@ export class Load {
     clearInterval(this.sampler);
     await Promise.all(this.subscribers.map((s) => s.stop()));
     this.loopDelay.disable();
-    const findings = await check(this.ports, this.publisher, this.subscribers, this.loopDelay.max / 1e9);
+    const findings = await check(this.gateway, this.publisher, this.subscribers, this.loopDelay.max / 1e9);
     findings.counts.slowCaughtUp = caughtUp[caughtUp.length - 1] === true ? 1 : 0;
-    findings.counts.peakRssMiB = Math.round(peakRssBytes() / 2 ** 20);
+    findings.counts.peakRssMiB = Math.round(this.gateway.peakRssBytes / 2 ** 20);
     findings.counts.longestUnboundedCallSeconds = Math.round(this.probe.longestMs / 10) / 100;
     return findings;
   }
