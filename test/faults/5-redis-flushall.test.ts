@@ -17,10 +17,9 @@ describe("scenario 5: Redis FLUSHALL after archiving, publishing going on", () =
     const load = new Load(started.gateway);
     await load.start();
     await sleep(5_000);
-    load.mark(t, "FLUSHALL");
-    const flushedAt = Date.now();
-    await redis.flushAll();
-    // What the archive held at that moment: every acknowledged id above it was only in Redis.
+    // What the archive holds just before the FLUSHALL: every acknowledged id above it is only in Redis.
+    // (Read before, not after: once Redis is flushed the archiver records the flushed ids as lost and
+    // moves its watermark past them, which would hide them from this allowance.)
     const watermarks = new Map(
       (
         await query<{ subject: string; through: string }>(
@@ -29,6 +28,10 @@ describe("scenario 5: Redis FLUSHALL after archiving, publishing going on", () =
         )
       ).map((row) => [row.subject, Number(row.through)]),
     );
+    load.mark(t, "FLUSHALL");
+    await redis.flushAll();
+    // Once FLUSHALL has returned: a publish first sent before then may have been stored and flushed.
+    const flushedAt = Date.now();
     await sleep(5_000);
     const findings = await load.finish();
     // Only what the archiver had not copied yet may be lost: acknowledged ids above the watermark at the FLUSHALL.
@@ -42,8 +45,11 @@ describe("scenario 5: Redis FLUSHALL after archiving, publishing going on", () =
       (ack) => ack.firstAttemptAt <= flushedAt && ack.ackedAt >= flushedAt,
     );
     const broken = brokenPromises(findings.counts, { mayLose: window.length, mayRepublish: retriedAcross.length });
-    if (lostOutside.length > 0)
-      broken.push(`${lostOutside.length} lost that were archived, or acknowledged after the FLUSHALL`);
+    const lostArchived = lostOutside.filter((ack) => ack.id <= (watermarks.get(ack.subject) ?? 0)).length;
+    if (lostArchived > 0) broken.push(`${lostArchived} lost that were archived before the FLUSHALL`);
+    if (lostOutside.length > lostArchived) {
+      broken.push(`${lostOutside.length - lostArchived} lost that were first sent after the FLUSHALL`);
+    }
     verdict(t, "scenario 5 (Redis FLUSHALL after archiving)", findings, broken, {
       lossAllowance: window.length,
       republishAllowance: retriedAcross.length,
