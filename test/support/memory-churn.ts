@@ -35,10 +35,12 @@ if (mode === "churn") {
   engine.releaseExpired();
   await collect();
   const before = process.memoryUsage().rss;
+  const heapBefore = used();
   if (process.env.CHURN_DEBUG) console.error(JSON.stringify(process.memoryUsage()));
   for (let i = 0; i < count; i++) await engine.append(`churn.subject.${i}`, empty, clock + 1_000);
   await collect();
   const peak = process.memoryUsage().rss;
+  const heapPeak = used();
   const subjectsAtPeak = engine.subjectCount;
   clock += 2_000;
   engine.releaseExpired();
@@ -47,12 +49,16 @@ if (mode === "churn") {
   await new Promise((resolve) => setTimeout(resolve, Number(process.env.CHURN_IDLE_MS ?? 8_000)));
   await collect();
   const after = process.memoryUsage().rss;
+  const heapAfter = used();
   if (process.env.CHURN_DEBUG) console.error(JSON.stringify(process.memoryUsage()));
   console.log(
     JSON.stringify({
       before,
       peak,
       after,
+      heapBefore,
+      heapPeak,
+      heapAfter,
       subjectsAtPeak,
       subjectsAfter: engine.subjectCount,
       bytes: engine.bytesRetained,
