@@ -35,3 +35,49 @@ export class AssignedIds {
     return [...this.highest];
   }
 }
+
+/**
+ * Keeps a process's ids above what Redis may have lost: notes every id given
+ * out or delivered, and after the command connection closed (Redis may come
+ * back with less than it acknowledged) raises each known stream to the
+ * highest id noted, once, before the next write or read of a position.
+ * Concurrent callers share one pass; a failed pass is retried by the next.
+ */
+export class IdContinuity {
+  private readonly assigned = new AssignedIds();
+  /** Set when the command connection closed; the hot path checks only this flag. */
+  mustRaise = false;
+  /** Counts closes, so a pass that raced a close does not clear `mustRaise`. */
+  private closes = 0;
+  private raising: Promise<void> | undefined;
+
+  constructor(private readonly raiseStream: (subject: string, id: number) => Promise<unknown>) {}
+
+  note(subject: string, id: number): void {
+    this.assigned.note(subject, id);
+  }
+
+  highestOf(subject: string): number {
+    return this.assigned.highestOf(subject);
+  }
+
+  connectionClosed(): void {
+    this.closes += 1;
+    this.mustRaise = true;
+  }
+
+  raise(): Promise<void> {
+    if (!this.raising) {
+      this.raising = (async () => {
+        try {
+          const closes = this.closes;
+          await Promise.all(this.assigned.entries().map(([subject, id]) => this.raiseStream(subject, id)));
+          if (this.closes === closes) this.mustRaise = false;
+        } finally {
+          this.raising = undefined;
+        }
+      })();
+    }
+    return this.raising;
+  }
+}

@@ -10,7 +10,7 @@ import {
 } from "../../core/engine.js";
 import type { Log } from "../../core/log.js";
 import { FIRE_AND_FORGET, type StoredMessage } from "../../core/message.js";
-import { corked, corkedSocketBatching } from "../../patches/ioredis-corked-socket.js";
+import { corkedSocketBatching, sendInOneWrite } from "../../patches/ioredis-corked-socket.js";
 import { defaultLogger } from "../../process/logger.js";
 import { DEFAULT_KEY_PREFIX, RedisKeys } from "../../storage/redis-keys.js";
 import { defineScripts } from "../../storage/redis-scripts.js";
@@ -24,7 +24,7 @@ import {
   parseEntryId,
 } from "../../storage/stream-entry.js";
 import { StorageErrors } from "../storage-errors.js";
-import { AssignedIds } from "./assigned-ids.js";
+import { IdContinuity } from "./assigned-ids.js";
 import { openConnection, RECONNECT } from "./redis-connection.js";
 import { classifyRedisError } from "./redis-errors.js";
 import { DEFAULT_SWEEPER_OPTIONS, RedisSweeper } from "./redis-sweeper.js";
@@ -109,27 +109,21 @@ export class RedisEngine implements Engine {
   readonly appendShares?: (
     shares: readonly { subject: string; items: readonly BatchItem[] }[],
   ) => Promise<StoredMessage[][]>;
-  /** A turn's sends leave in one write: on a corked socket (a patch), else by ioredis's auto-pipelining. */
-  private readonly corkTurns = corkedSocketBatching();
-  private readonly assigned = new AssignedIds();
-  /** Set when the command connection closed: Redis may come back with less, so raise ids before writing. */
-  private raiseNeeded = false;
-  /** Counts the command connection's closes, so a pass that raced a close does not clear raiseNeeded. */
-  private closes = 0;
-  private raising: Promise<void> | undefined;
+  /** Ids given out here stay above what Redis may lose (see assigned-ids.ts). */
+  private readonly ids = new IdContinuity((subject, id) => this.scripts.brokerRaiseLastId(this.key(subject), id));
   private readonly probe: StorageProbe;
   /** Concurrent appends and gets on one subject share a script call (see TurnBatcher). */
   private readonly appends = new TurnBatcher<BatchItem, StoredMessage>(
     (subject, item) => this.appendOne(subject, item.body, item.expiresAt),
     (subject, items) => this.storeBatch(subject, items),
     MAX_BATCH,
-    (sendAll) => this.inTurn(sendAll),
+    (sendAll) => sendInOneWrite(this.commands, sendAll),
   );
   private readonly gets = new TurnBatcher<number, StoredMessage | undefined>(
     (subject, id) => this.getOne(subject, id),
     (subject, ids) => this.getMany(subject, ids),
     MAX_BATCH,
-    (sendAll) => this.inTurn(sendAll),
+    (sendAll) => sendInOneWrite(this.commands, sendAll),
   );
 
   constructor(private readonly options: RedisEngineOptions) {
@@ -141,17 +135,14 @@ export class RedisEngine implements Engine {
       {
         // The TurnBatchers group a turn's requests; with the corked-socket patch
         // they leave in one write without auto-pipelining's Pipeline per turn.
-        enableAutoPipelining: !this.corkTurns,
+        enableAutoPipelining: !corkedSocketBatching(),
         commandTimeout: options.commandTimeoutMs,
         connectionName: "broker-commands",
       },
       this.log,
     );
     // Redis may come back with less than it acknowledged: raise ids before the next write (see assigned-ids.ts).
-    this.commands.on("close", () => {
-      this.closes += 1;
-      this.raiseNeeded = true;
-    });
+    this.commands.on("close", () => this.ids.connectionClosed());
     options.instrument?.(this.commands, "commands");
     defineScripts(this.commands);
     this.sweeper = new RedisSweeper(this.commands, this.keys, {
@@ -172,7 +163,7 @@ export class RedisEngine implements Engine {
           { blockMs: options.readBlockMs, count: options.readCount, retryBackoff: RECONNECT },
           {
             messages: (subject, messages) => {
-              this.assigned.note(subject, (messages[messages.length - 1] as StoredMessage).id);
+              this.ids.note(subject, (messages[messages.length - 1] as StoredMessage).id);
               this.listener.messages(subject, messages);
             },
             lost: (subject, lastId) => this.listener.lost(subject, lastId),
@@ -205,7 +196,7 @@ export class RedisEngine implements Engine {
   }
 
   private async appendOneUnchecked(subject: string, body: Uint8Array, expiresAt: number): Promise<StoredMessage> {
-    if (this.raiseNeeded) await this.raiseLastIds();
+    if (this.ids.mustRaise) await this.ids.raise();
     const publishedAt = Date.now();
     const key = this.key(subject);
     const fields = [FIELD_BODY, asBuffer(body), FIELD_PUBLISHED_AT, publishedAt, FIELD_EXPIRES_AT, expiresAt];
@@ -235,7 +226,7 @@ export class RedisEngine implements Engine {
       );
     }
     const assigned = parseEntryId(id);
-    this.assigned.note(subject, assigned);
+    this.ids.note(subject, assigned);
     return { id: assigned, subject, body, publishedAt, expiresAt };
   }
 
@@ -254,7 +245,7 @@ export class RedisEngine implements Engine {
     expiresAt: number,
     idempotency: Idempotency,
   ): Promise<AppendOnceResult> {
-    if (this.raiseNeeded) await this.raiseLastIds();
+    if (this.ids.mustRaise) await this.ids.raise();
     const key = this.key(subject);
     const onceKey = this.keys.idempotency(subject, idempotency.key);
     const [, registry, schedule, watermarks] = this.creationKeys(subject);
@@ -280,7 +271,7 @@ export class RedisEngine implements Engine {
     });
     const [id, duplicate] = reply as [string, number];
     const assigned = parseEntryId(id);
-    this.assigned.note(subject, assigned);
+    this.ids.note(subject, assigned);
     return { id: assigned, duplicate: duplicate !== 0, conflicting: duplicate === 2 };
   }
 
@@ -289,7 +280,7 @@ export class RedisEngine implements Engine {
   }
 
   private async storeBatch(subject: string, items: readonly BatchItem[]): Promise<StoredMessage[]> {
-    if (this.raiseNeeded) await this.raiseLastIds();
+    if (this.ids.mustRaise) await this.ids.raise();
     const publishedAt = Date.now();
     const { slot, fingerprint } = this.keys.watermark(subject);
     const first = items[0]?.expiresAt ?? 0;
@@ -309,7 +300,7 @@ export class RedisEngine implements Engine {
         throw writeRefusal(err, this.options.maxSubjects);
       },
     );
-    this.assigned.note(subject, parseEntryId(ids[ids.length - 1] as string));
+    this.ids.note(subject, parseEntryId(ids[ids.length - 1] as string));
     return items.map(({ body, expiresAt }, i) => ({
       id: parseEntryId(ids[i] as string),
       subject,
@@ -328,7 +319,7 @@ export class RedisEngine implements Engine {
   private async appendSharesInOneScript(
     shares: readonly { subject: string; items: readonly BatchItem[] }[],
   ): Promise<StoredMessage[][]> {
-    if (this.raiseNeeded) await this.raiseLastIds();
+    if (this.ids.mustRaise) await this.ids.raise();
     const publishedAt = Date.now();
     const keys: string[] = [this.keys.registry(), this.keys.expiries(), this.keys.watermark("").key];
     const args: (string | number | Buffer)[] = [this.options.maxLenPerSubject, publishedAt, this.options.maxSubjects];
@@ -344,7 +335,7 @@ export class RedisEngine implements Engine {
     });
     shares.forEach(({ subject }, s) => {
       const ids = replies[s] as string[];
-      this.assigned.note(subject, parseEntryId(ids[ids.length - 1] as string));
+      this.ids.note(subject, parseEntryId(ids[ids.length - 1] as string));
     });
     return shares.map(({ subject, items }, s) =>
       items.map(({ body, expiresAt }, i) => ({
@@ -377,31 +368,7 @@ export class RedisEngine implements Engine {
    */
   private async floor(subject: string): Promise<number> {
     const archived = this.options.idFloor ? await this.options.idFloor(subject) : 0;
-    return Math.max(archived, this.assigned.highestOf(subject));
-  }
-
-  /**
-   * After the command connection came back, raises every stream this process
-   * knows to the highest id it saw assigned, before any write or read of a
-   * position (lastId, readAfter): Redis may have restarted with less than it
-   * acknowledged (see assigned-ids.ts). So readers and resuming subscribers
-   * see the lost ids as a gap, and publishers never get them again.
-   * Concurrent callers share one pass; a failed pass is retried by the next.
-   */
-  private raiseLastIds(): Promise<void> {
-    if (!this.raising) {
-      this.raising = (async () => {
-        try {
-          const closes = this.closes;
-          const known = this.assigned.entries();
-          await Promise.all(known.map(([subject, id]) => this.scripts.brokerRaiseLastId(this.key(subject), id)));
-          if (this.closes === closes) this.raiseNeeded = false;
-        } finally {
-          this.raising = undefined;
-        }
-      })();
-    }
-    return this.raising;
+    return Math.max(archived, this.ids.highestOf(subject));
   }
 
   get(subject: string, id: number): Promise<StoredMessage | undefined> {
@@ -435,11 +402,11 @@ export class RedisEngine implements Engine {
   }
 
   private async readLastId(subject: string): Promise<number> {
-    if (this.raiseNeeded) await this.raiseLastIds();
+    if (this.ids.mustRaise) await this.ids.raise();
     const { key, slot, fingerprint } = this.keys.watermark(subject);
     const stored = parseEntryId(await this.scripts.brokerLastIdOrFloor(this.key(subject), key, slot, fingerprint));
     // A stream Redis lost entirely (FLUSHALL) continues above what this process gave out.
-    return Math.max(stored, this.assigned.highestOf(subject));
+    return Math.max(stored, this.ids.highestOf(subject));
   }
 
   /** The first id still stored (0 when none) and the last id ever assigned (0 when none). */
@@ -457,7 +424,7 @@ export class RedisEngine implements Engine {
   }
 
   private async readRange(subject: string, afterId: number, limit: number): Promise<ReadAfterResult> {
-    if (this.raiseNeeded) await this.raiseLastIds();
+    if (this.ids.mustRaise) await this.ids.raise();
     const entries = await this.commands.xrangeBuffer(this.key(subject), `(${entryId(afterId)}`, "+", "COUNT", limit);
     const messages = entries.map(([id, fields]) => decodeEntry(subject, id, fields));
     const first = messages[0];
@@ -489,7 +456,7 @@ export class RedisEngine implements Engine {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.commands.off("ready", onReady);
-        reject(new Error(`Redis at ${this.options.url} not reachable within ${timeoutMs} ms`));
+        reject(new Error(`Redis at ${redactedUrl(this.options.url)} not reachable within ${timeoutMs} ms`));
       }, timeoutMs);
       const onReady = () => {
         clearTimeout(timer);
@@ -526,11 +493,6 @@ export class RedisEngine implements Engine {
   /** Connections this engine holds: one for commands plus one per reader. */
   get connectionCount(): number {
     return 1 + this.readers.length;
-  }
-
-  private inTurn(sendAll: () => void): void {
-    if (this.corkTurns) corked(this.commands, sendAll);
-    else sendAll();
   }
 
   private get scripts(): ScriptCommands {
